@@ -1,0 +1,19 @@
+from django import forms
+
+from .models import User
+
+
+class ProfileForm(forms.ModelForm):
+    class Meta:
+        model = User
+        fields = ["full_name", "company", "location", "website", "bio"]
+        labels = {"full_name": "Full name", "bio": "About you"}
+        help_texts = {
+            "website": "A full address starting with https:// or http://",
+            "bio": "Shown on your public profile. Up to 1,000 characters.",
+        }
+        widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+
+class ResendVerificationForm(forms.Form):
+    email = forms.EmailField(label="Email address")

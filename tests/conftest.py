@@ -1,0 +1,58 @@
+import pytest
+from django.test import Client
+
+from tests.factories import PASSWORD, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fast_site(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.AVATAR_GRAVATAR = False
+
+
+@pytest.fixture
+def password() -> str:
+    return PASSWORD
+
+
+@pytest.fixture
+def alice(db):
+    """The owner in permission tests."""
+    return UserFactory(username="alice", full_name="Alice Liddell")
+
+
+@pytest.fixture
+def bob(db):
+    """A member with some granted permission."""
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
+def charlie(db):
+    """An outsider."""
+    return UserFactory(username="charlie")
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return signed_in(alice)
+
+
+@pytest.fixture
+def bob_client(bob) -> Client:
+    return signed_in(bob)
+
+
+@pytest.fixture
+def charlie_client(charlie) -> Client:
+    return signed_in(charlie)
