@@ -1,4 +1,5 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from tests.factories import PASSWORD, UserFactory
@@ -12,6 +13,8 @@ def _fast_site(settings):
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
     settings.AVATAR_GRAVATAR = False
+    # Rate limits live in the cache (Redis in CI): every test starts with none used.
+    cache.clear()
 
 
 @pytest.fixture
