@@ -3,6 +3,8 @@
 See the configuration table in README.md for each variable.
 """
 
+import hashlib
+import hmac
 import os
 import secrets
 from pathlib import Path
@@ -28,6 +30,13 @@ HUB_URL = os.environ.get("HUB_URL", "http://127.0.0.1:8000").rstrip("/")
 HUB_NAME = os.environ.get("HUB_NAME", "Dockyard")
 REGISTRY_HOST = os.environ.get("REGISTRY_HOST", "127.0.0.1:5000")
 GITHUB_URL = os.environ.get("GITHUB_URL", "https://github.com").rstrip("/")
+# The registry as the portal reaches it directly (not through the nginx front).
+REGISTRY_URL = os.environ.get("REGISTRY_URL", "http://127.0.0.1:5001").rstrip("/")
+REGISTRY_SERVICE = os.environ.get("REGISTRY_SERVICE", REGISTRY_HOST)
+REGISTRY_TOKEN_ISSUER = os.environ.get("REGISTRY_TOKEN_ISSUER", "dockyard-token-issuer")
+REGISTRY_TOKEN_LIFETIME = int(os.environ.get("REGISTRY_TOKEN_LIFETIME", "900"))
+# The portal as the registry and its nginx front reach it.
+PORTAL_INTERNAL_URL = os.environ.get("PORTAL_INTERNAL_URL", HUB_URL).rstrip("/")
 _hub = urlsplit(HUB_URL)
 HUB_USES_HTTPS = _hub.scheme == "https"
 
@@ -49,6 +58,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The registry authenticates its event notifications with this header value.
+REGISTRY_EVENTS_SECRET = (
+    os.environ.get("REGISTRY_EVENTS_SECRET")
+    or hmac.new(SECRET_KEY.encode(), b"registry-events", hashlib.sha256).hexdigest()
+)
 DEBUG = env_bool("DEBUG")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or [_hub.hostname, "127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = [f"{_hub.scheme}://{_hub.netloc}", *env_list("CSRF_TRUSTED_ORIGINS")]
@@ -228,8 +242,8 @@ else:
 EMAIL_TIMEOUT = 10
 
 # Celery: with no broker, tasks run in-process as they are sent.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
-CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

@@ -10,9 +10,14 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from registry.config import nginx_config_path, registry_config_path, write_configs
+
 
 class Command(BaseCommand):
-    help = "Run the portal (gunicorn) and, when a broker is configured, a Celery worker."
+    help = (
+        "Run the registry, its nginx front, the portal (gunicorn) and, when a broker is "
+        "configured, a Celery worker."
+    )
 
     def add_arguments(self, parser) -> None:
         hub = urlsplit(settings.HUB_URL)
@@ -24,13 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_WORKERS", 3)))
 
     def handle(self, *args, bind: str, workers: int, **options) -> None:
+        write_configs()
         commands = {
+            "registry": ["docker-registry", "serve", str(registry_config_path())],
+            "nginx": ["nginx", "-c", str(nginx_config_path()), "-g", "daemon off;"],
             "portal": [
                 sys.executable, "-m", "gunicorn", "hub.wsgi", "--bind", bind,
                 "--workers", str(workers), "--threads", "4", "--access-logfile", "-",
             ],
         }  # fmt: skip
-        if settings.CELERY_BROKER_URL:
+        if not settings.CELERY_TASK_ALWAYS_EAGER:
             commands["worker"] = [
                 sys.executable, "-m", "celery", "-A", "hub", "worker",
                 "--loglevel", "INFO", "--concurrency", "2",
@@ -71,6 +79,8 @@ class Command(BaseCommand):
         worker = "running" if "worker" in processes else "not needed: tasks run in the portal"
         self.stdout.write(
             self.style.SUCCESS(f"\n{settings.HUB_NAME} is up at {settings.HUB_URL}/\n")
+            + f"  Registry:            {settings.REGISTRY_HOST}  (podman login --tls-verify=false "
+            + f"{settings.REGISTRY_HOST})\n"
             + f"  Verification emails: {mail}\n"
             + f"  Celery worker:       {worker}\n"
             + "  Press Ctrl-C to stop everything.\n"

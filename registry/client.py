@@ -1,0 +1,103 @@
+"""The portal's HTTP client for the distribution registry's own API (direct, not via nginx)."""
+
+import json
+from dataclasses import dataclass
+
+import requests
+from django.conf import settings
+
+from .tokens import issue_token
+
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_MANIFEST_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
+MANIFEST_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST}) | INDEX_TYPES
+ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_TYPES))
+PORTAL_SUBJECT = "dockyard-portal"
+
+
+class RegistryError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class FetchedManifest:
+    digest: str
+    media_type: str
+    raw: bytes
+
+    @property
+    def body(self) -> dict:
+        return json.loads(self.raw)
+
+
+class RegistryClient:
+    def __init__(self, base_url: str | None = None, timeout: float = 30.0):
+        self.base_url = (base_url or settings.REGISTRY_URL).rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _headers(self, repository: str, actions: list[str], **extra: str) -> dict[str, str]:
+        access = [{"type": "repository", "name": repository, "actions": actions}]
+        token = issue_token(PORTAL_SUBJECT, access, lifetime=300)["token"]
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    def _request(self, method: str, path: str, headers: dict, **kwargs) -> requests.Response:
+        try:
+            response = self.session.request(
+                method, self.base_url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as error:
+            raise RegistryError(f"{method} {path}: {error}") from error
+        return response
+
+    def get_manifest(self, repository: str, reference: str) -> FetchedManifest | None:
+        headers = self._headers(repository, ["pull"], Accept=ACCEPT_MANIFESTS)
+        response = self._request("GET", f"/v2/{repository}/manifests/{reference}", headers)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise RegistryError(f"manifest {repository}:{reference}: HTTP {response.status_code}")
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        if media_type not in MANIFEST_TYPES:
+            media_type = json.loads(response.content).get("mediaType", media_type)
+        digest = response.headers.get("Docker-Content-Digest", "")
+        return FetchedManifest(digest=digest, media_type=media_type, raw=response.content)
+
+    def get_blob_json(self, repository: str, digest: str) -> dict:
+        headers = self._headers(repository, ["pull"])
+        response = self._request("GET", f"/v2/{repository}/blobs/{digest}", headers)
+        if response.status_code != 200:
+            raise RegistryError(f"blob {repository}@{digest}: HTTP {response.status_code}")
+        return response.json()
+
+    def list_tags(self, repository: str) -> list[str]:
+        headers = self._headers(repository, ["pull"])
+        tags: list[str] = []
+        path = f"/v2/{repository}/tags/list?n=1000"
+        while path:
+            response = self._request("GET", path, headers)
+            if response.status_code == 404:
+                return []
+            if response.status_code != 200:
+                raise RegistryError(f"tags of {repository}: HTTP {response.status_code}")
+            tags.extend(response.json().get("tags") or [])
+            path = response.links.get("next", {}).get("url", "")
+        return tags
+
+    def catalog(self) -> list[str]:
+        token = issue_token(
+            PORTAL_SUBJECT, [{"type": "registry", "name": "catalog", "actions": ["*"]}], 300
+        )["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        names: list[str] = []
+        path = "/v2/_catalog?n=1000"
+        while path:
+            response = self._request("GET", path, headers)
+            if response.status_code != 200:
+                raise RegistryError(f"catalog: HTTP {response.status_code}")
+            names.extend(response.json().get("repositories") or [])
+            path = response.links.get("next", {}).get("url", "")
+        return names
