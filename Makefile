@@ -3,8 +3,10 @@ VENV      := .venv
 PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages the test suite drives for real.
-TEST_PACKAGES := chromium
+# Debian packages: the registry and its front for `make run`; the clients and the browser
+# that the tests drive for real.
+RUN_PACKAGES  := docker-registry nginx
+TEST_PACKAGES := $(RUN_PACKAGES) chromium buildah skopeo podman busybox-static curl
 export HUB_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test lint format system-packages clean
@@ -23,6 +25,7 @@ system-packages:
 	fi
 
 run: $(STAMP)
+	@$(MAKE) --no-print-directory system-packages PACKAGES="$(RUN_PACKAGES)"
 	$(PYTHON) manage.py migrate --noinput
 	$(PYTHON) manage.py collectstatic --noinput -v0
 	$(PYTHON) manage.py runstack

@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import User
+from .models import TokenScope, User
 
 
 class ProfileForm(forms.ModelForm):
@@ -23,3 +23,27 @@ class ProfileForm(forms.ModelForm):
 
 class ResendVerificationForm(forms.Form):
     email = forms.EmailField(label="Email address")
+
+
+class AccessTokenForm(forms.Form):
+    EXPIRY_CHOICES = [("", "Never"), ("30", "30 days"), ("60", "60 days"), ("90", "90 days")]
+
+    label = forms.CharField(
+        max_length=100,
+        label="Description",
+        help_text="What the token is for, e.g. 'CI on build server'.",
+        error_messages={"required": "Give the token a description."},
+    )
+    scope = forms.ChoiceField(
+        choices=TokenScope.choices,
+        initial=TokenScope.READ,
+        label="Access permissions",
+        help_text="What the token may do on your repositories; it can never do more than you.",
+    )
+    expires_in_days = forms.TypedChoiceField(
+        choices=EXPIRY_CHOICES,
+        coerce=int,
+        empty_value=None,
+        required=False,
+        label="Expiration",
+    )

@@ -1,5 +1,7 @@
+from datetime import timedelta
+
 from allauth.account.internal.flows.email_verification import (
-    send_verification_email_to_address,
+    consume_email_verification_rate_limit,
 )
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount
@@ -7,10 +9,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .forms import ProfileForm, ResendVerificationForm
-from .models import User
+from .forms import AccessTokenForm, ProfileForm, ResendVerificationForm
+from .models import AccessToken, User
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
@@ -28,10 +31,47 @@ def settings_profile(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/settings_profile.html", {"form": form})
 
 
+NEW_TOKEN_SESSION_KEY = "accounts.new_access_token"
+
+
 @login_required
 def settings_security(request: HttpRequest) -> HttpResponse:
-    emails = EmailAddress.objects.filter(user=request.user).order_by("-primary", "email")
-    return render(request, "accounts/settings_security.html", {"emails": emails})
+    form = AccessTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        days = form.cleaned_data["expires_in_days"]
+        token, secret = AccessToken.issue(
+            request.user,
+            form.cleaned_data["label"],
+            form.cleaned_data["scope"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+            created_by_client="web",
+        )
+        # Shown once, on the next page, then gone: only its hash is stored.
+        request.session[NEW_TOKEN_SESSION_KEY] = {"uuid": str(token.uuid), "secret": secret}
+        return redirect("accounts:settings-security")
+    context = {
+        "emails": EmailAddress.objects.filter(user=request.user).order_by("-primary", "email"),
+        "tokens": AccessToken.objects.filter(user=request.user),
+        "form": form,
+        "new_token": request.session.pop(NEW_TOKEN_SESSION_KEY, None),
+        "now": timezone.now(),
+    }
+    return render(request, "accounts/settings_security.html", context)
+
+
+@login_required
+@require_POST
+def access_token_action(request: HttpRequest, token_uuid: str, action: str) -> HttpResponse:
+    token = get_object_or_404(AccessToken, uuid=token_uuid, user=request.user)
+    if action == "delete":
+        token.delete()
+        messages.success(request, f"The token '{token.label}' was deleted; it no longer works.")
+    else:
+        token.is_active = action == "activate"
+        token.save(update_fields=["is_active"])
+        state = "active again" if token.is_active else "inactive: it no longer works"
+        messages.success(request, f"The token '{token.label}' is {state}.")
+    return redirect("accounts:settings-security")
 
 
 @login_required
@@ -50,15 +90,23 @@ def resend_verification(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Enter the email address you signed up with.")
         return redirect("account_email_verification_sent")
+    email = form.cleaned_data["email"]
+    # Every address, known or not, uses up the same allowance (allauth's "confirm_email" rate,
+    # shared with signup and sign-in), so neither answer tells whether an account exists.
+    if not consume_email_verification_rate_limit(request, email):
+        messages.warning(
+            request,
+            "A link for that address was asked for only a few minutes ago. Look for it in your "
+            "inbox and spam folder, or ask again in a few minutes.",
+        )
+        return redirect("account_email_verification_sent")
     address = (
-        EmailAddress.objects.filter(email__iexact=form.cleaned_data["email"], verified=False)
+        EmailAddress.objects.filter(email__iexact=email, verified=False)
         .select_related("user")
         .first()
     )
     if address:
-        # allauth rate-limits this per address; a refused send is silent, the old link still works.
-        send_verification_email_to_address(request, address)
-    # The same answer whether or not the address is known: no account enumeration.
+        address.send_confirmation(request)
     messages.info(
         request,
         "If an unverified account uses that address, a new confirmation link is on its way.",
