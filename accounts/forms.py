@@ -1,6 +1,10 @@
+from allauth.account.adapter import get_adapter as get_account_adapter
+from allauth.socialaccount.forms import SignupForm as AllauthSocialSignupForm
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.utils import ErrorDict
 
-from .models import TokenScope, User
+from .models import Namespace, TokenScope, User
 
 
 class ProfileForm(forms.ModelForm):
@@ -19,6 +23,24 @@ class ProfileForm(forms.ModelForm):
             "bio": "Shown on your public profile. Up to 1,000 characters.",
         }
         widgets = {"bio": forms.Textarea(attrs={"rows": 4})}
+
+
+class DefaultPrivacyForm(forms.ModelForm):
+    default_private = forms.TypedChoiceField(
+        choices=[("false", "Public"), ("true", "Private")],
+        coerce=lambda value: value == "true",
+        widget=forms.RadioSelect,
+        label="Default repository privacy",
+        help_text="Repositories created by pushing a new image start with this visibility.",
+    )
+
+    class Meta:
+        model = Namespace
+        fields = ["default_private"]
+
+    def saved_message(self) -> str:
+        kind = "private" if self.instance.default_private else "public"
+        return f"New repositories you push will be {kind}."
 
 
 class ResendVerificationForm(forms.Form):
@@ -47,3 +69,20 @@ class AccessTokenForm(forms.Form):
         required=False,
         label="Expiration",
     )
+
+
+class SocialSignupForm(AllauthSocialSignupForm):
+    """Signing up through GitHub when the GitHub login cannot be the username.
+
+    The form opens with the reason already under the username field, instead of after a
+    first submit of a name that was never going to work.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.is_bound or "username" not in self.fields:
+            return
+        try:
+            get_account_adapter().clean_username(self.initial.get("username") or "")
+        except ValidationError as error:
+            self._errors = ErrorDict({"username": self.error_class(error.messages)})

@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from .forms import AccessTokenForm, ProfileForm, ResendVerificationForm
-from .models import AccessToken, User
+from .forms import AccessTokenForm, DefaultPrivacyForm, ProfileForm, ResendVerificationForm
+from .models import AccessToken, Namespace, User
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
@@ -23,12 +23,24 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
 
 @login_required
 def settings_profile(request: HttpRequest) -> HttpResponse:
-    form = ProfileForm(request.POST or None, instance=request.user)
-    if request.method == "POST" and form.is_valid():
+    """Two forms on one page; the submit button's name says which one was sent."""
+    namespace = Namespace.objects.get(name=request.user.username)
+    data = request.POST if request.method == "POST" else None
+    form = ProfileForm(data if "save-profile" in request.POST else None, instance=request.user)
+    privacy_form = DefaultPrivacyForm(
+        data if "save-privacy" in request.POST else None, instance=namespace
+    )
+    if form.is_bound and form.is_valid():
         form.save()
         messages.success(request, "Your profile was saved.")
         return redirect("accounts:settings-profile")
-    return render(request, "accounts/settings_profile.html", {"form": form})
+    if privacy_form.is_bound and privacy_form.is_valid():
+        privacy_form.save()
+        messages.success(request, privacy_form.saved_message())
+        return redirect("accounts:settings-profile")
+    return render(
+        request, "accounts/settings_profile.html", {"form": form, "privacy_form": privacy_form}
+    )
 
 
 NEW_TOKEN_SESSION_KEY = "accounts.new_access_token"

@@ -47,6 +47,7 @@ def test_saving_the_profile(alice, alice_client):
             "location": "Oxford",
             "website": "https://liddell.example.org",
             "bio": "Curiouser and curiouser.",
+            "save-profile": "",
         },
         follow=True,
     )
@@ -60,7 +61,7 @@ def test_saving_the_profile(alice, alice_client):
 def test_bad_profile_input_is_refused_with_a_reason(alice, alice_client):
     response = alice_client.post(
         "/settings/profile/",
-        {"full_name": "x" * 101, "website": "not a url", "bio": "b" * 1001},
+        {"full_name": "x" * 101, "website": "not a url", "bio": "b" * 1001, "save-profile": ""},
     )
     page = response.content.decode()
     assert response.status_code == 200
@@ -72,7 +73,7 @@ def test_bad_profile_input_is_refused_with_a_reason(alice, alice_client):
 
 
 def test_each_person_edits_only_their_own_profile(alice, bob, bob_client):
-    bob_client.post("/settings/profile/", {"full_name": "Bob Builder"})
+    bob_client.post("/settings/profile/", {"full_name": "Bob Builder", "save-profile": ""})
     assert User.objects.get(username="bob").full_name == "Bob Builder"
     assert User.objects.get(username="alice").full_name == "Alice Liddell"
 
@@ -93,3 +94,20 @@ def test_header_shows_who_is_signed_in(alice_client, client):
     anonymous = client.get("/").content.decode()
     assert "Sign up" in anonymous
     assert "Sign out" not in anonymous
+
+
+def test_default_privacy_of_pushed_repositories(alice, alice_client):
+    from accounts.models import Namespace
+
+    page = alice_client.get("/settings/profile/").content.decode()
+    assert "Default repository privacy" in page
+    response = alice_client.post(
+        "/settings/profile/", {"default_private": "true", "save-privacy": ""}, follow=True
+    )
+    assert "New repositories you push will be private." in response.content.decode()
+    assert Namespace.objects.get(name="alice").default_private is True
+    alice.refresh_from_db()
+    assert alice.full_name == "Alice Liddell"
+    bad = alice_client.post("/settings/profile/", {"default_private": "maybe", "save-privacy": ""})
+    assert "Select a valid choice" in bad.content.decode()
+    assert Namespace.objects.get(name="alice").default_private is True
