@@ -35,6 +35,7 @@ REGISTRY_URL = os.environ.get("REGISTRY_URL", "http://127.0.0.1:5001").rstrip("/
 REGISTRY_SERVICE = os.environ.get("REGISTRY_SERVICE", REGISTRY_HOST)
 REGISTRY_TOKEN_ISSUER = os.environ.get("REGISTRY_TOKEN_ISSUER", "dockyard-token-issuer")
 REGISTRY_TOKEN_LIFETIME = int(os.environ.get("REGISTRY_TOKEN_LIFETIME", "900"))
+HUB_API_TOKEN_LIFETIME = int(os.environ.get("HUB_API_TOKEN_LIFETIME", str(24 * 3600)))
 # The portal as the registry and its nginx front reach it.
 PORTAL_INTERNAL_URL = os.environ.get("PORTAL_INTERNAL_URL", HUB_URL).rstrip("/")
 _hub = urlsplit(HUB_URL)
@@ -193,6 +194,8 @@ ACCOUNT_RATE_LIMITS = {
     "change_password": "5/m/user",
     "manage_email": "10/m/user",
 }
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_FORMS = {"signup": "accounts.forms.SocialSignupForm"}
 SOCIALACCOUNT_QUERY_EMAIL = True
 SOCIALACCOUNT_STORE_TOKENS = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
@@ -254,6 +257,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.HubBearerAuthentication",
+        "accounts.authentication.HubBasicAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],

@@ -2,11 +2,12 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
+import hub.celery
 from tests.factories import PASSWORD, UserFactory
 
 
 @pytest.fixture(autouse=True)
-def _fast_site(settings):
+def _fast_site(settings, request):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
@@ -15,6 +16,13 @@ def _fast_site(settings):
     settings.AVATAR_GRAVATAR = False
     # Rate limits live in the cache (Redis in CI): every test starts with none used.
     cache.clear()
+    # CI sets CELERY_BROKER_URL: in-process tests run tasks at once, in the test's transaction;
+    # end-to-end tests leave them to the worker they start.
+    eager = hub.celery.app.conf.task_always_eager
+    if not request.node.get_closest_marker("e2e"):
+        hub.celery.app.conf.task_always_eager = True
+    yield
+    hub.celery.app.conf.task_always_eager = eager
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ def create_token(client, **data):
     )
 
 
-def test_a_new_token_is_shown_once_and_stored_hashed(alice, alice_client):
+def test_a_new_token_is_shown_once_and_stored_hashed(alice, alice_client, rf):
     page = create_token(alice_client).content.decode()
     token = AccessToken.objects.get(user=alice)
     secret = page.split('class="token-secret">')[1].split("<")[0]
@@ -29,7 +29,7 @@ def test_a_new_token_is_shown_once_and_stored_hashed(alice, alice_client):
     again = alice_client.get("/settings/security/").content.decode()
     assert secret not in again
     assert "CI" in again and "Read &amp; Write" in again
-    assert check_credentials("alice", secret).access_token == token
+    assert check_credentials(rf.get("/"), "alice", secret).access_token == token
 
 
 def test_expiry_and_last_use(alice, alice_client):
@@ -46,28 +46,28 @@ def test_bad_input_is_refused(alice, alice_client):
     assert not AccessToken.objects.exists()
 
 
-def test_deactivate_activate_and_delete(alice, alice_client):
+def test_deactivate_activate_and_delete(alice, alice_client, rf):
     token, secret = AccessToken.issue(alice, "laptop", "repo:read")
     url = f"/settings/security/tokens/{token.uuid}"
     page = alice_client.post(f"{url}/deactivate/", follow=True).content.decode()
     assert "is inactive" in page
     with pytest.raises(CredentialsError):
-        check_credentials("alice", secret)
+        check_credentials(rf.get("/"), "alice", secret)
     alice_client.post(f"{url}/activate/")
-    assert check_credentials("alice", secret).user == alice
+    assert check_credentials(rf.get("/"), "alice", secret).user == alice
     page = alice_client.post(f"{url}/delete/", follow=True).content.decode()
     assert "was deleted" in page
     with pytest.raises(CredentialsError):
-        check_credentials("alice", secret)
+        check_credentials(rf.get("/"), "alice", secret)
 
 
-def test_expired_tokens_stop_working(alice, alice_client):
+def test_expired_tokens_stop_working(alice, alice_client, rf):
     token, secret = AccessToken.issue(
         alice, "old", "repo:read", expires_at=timezone.now() - timedelta(minutes=1)
     )
     assert "Expired" in alice_client.get("/settings/security/").content.decode()
     with pytest.raises(CredentialsError):
-        check_credentials("alice", secret)
+        check_credentials(rf.get("/"), "alice", secret)
 
 
 def test_nobody_else_can_touch_a_token(alice, bob_client, charlie_client):
@@ -78,7 +78,7 @@ def test_nobody_else_can_touch_a_token(alice, bob_client, charlie_client):
     assert AccessToken.objects.filter(pk=token.pk, is_active=True).exists()
 
 
-def test_a_token_only_works_with_its_own_username(alice, bob):
+def test_a_token_only_works_with_its_own_username(alice, bob, rf):
     _, secret = AccessToken.issue(alice, "laptop", "repo:read")
     with pytest.raises(CredentialsError):
-        check_credentials("bob", secret)
+        check_credentials(rf.get("/"), "bob", secret)

@@ -13,7 +13,7 @@ def free_port() -> int:
 
 
 def wait_for_http(
-    url: str, process: subprocess.Popen, log: Path | None = None, timeout: float = 30.0
+    url: str, process: subprocess.Popen, log: Path | None = None, timeout: float = 60.0
 ) -> None:
     """Wait until url answers; fail with the process's log if it exits or never answers."""
     deadline = time.monotonic() + timeout
@@ -22,8 +22,8 @@ def wait_for_http(
             output = log.read_text() if log else ""
             raise RuntimeError(f"{process.args[:3]} exited with {process.returncode}:\n{output}")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     raise RuntimeError(f"{url} did not answer within {timeout}s")
