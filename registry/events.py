@@ -16,7 +16,7 @@ from accounts.models import Namespace, User
 from repos.models import Manifest, Repository, Tag
 from repos.names import REPOSITORY_NAME_RE, TAG_RE
 
-from .client import INDEX_TYPES, MANIFEST_TYPES, FetchedManifest, RegistryClient
+from .client import INDEX_TYPES, MANIFEST_TYPES, PORTAL_SUBJECT, FetchedManifest, RegistryClient
 from .models import RegistryEvent
 
 log = logging.getLogger(__name__)
@@ -86,14 +86,17 @@ def apply_pending(limit: int = 1000, client: RegistryClient | None = None) -> in
 
 def apply_event(event: RegistryEvent, client: RegistryClient) -> None:
     target = event.payload["target"]
+    if event.action == "delete":
+        # The registry sends a manifest delete with repository and digest only, no media type;
+        # a blob delete looks the same, and its digest matches no manifest.
+        _apply_delete(event, target)
+        return
     if target.get("mediaType") not in MANIFEST_TYPES:
         return  # blob uploads, mounts and blob pulls change nothing the portal shows
     if event.action == "push":
         _apply_push(event, target, client)
     elif event.action == "pull":
         _apply_pull(event, target)
-    elif event.action == "delete":
-        _apply_delete(event, target)
 
 
 def _actor(event: RegistryEvent) -> User | None:
@@ -105,6 +108,8 @@ def _repository_for_push(event: RegistryEvent, actor: User | None) -> Repository
     namespace_name, _, name = event.repository.partition("/")
     if not name or not REPOSITORY_NAME_RE.match(event.repository):
         return None
+    if len(name) > Repository._meta.get_field("name").max_length:
+        return None  # never granted; a row that cannot be stored would stop every later event
     namespace = Namespace.objects.filter(name=namespace_name).first()
     if namespace is None:
         return None
@@ -211,6 +216,8 @@ def _image_size(body: dict) -> int:
 
 
 def _apply_pull(event: RegistryEvent, target: dict) -> None:
+    if (event.payload.get("actor") or {}).get("name") == PORTAL_SUBJECT:
+        return  # the portal reading a manifest to describe it, not a user's pull
     repository = Repository.objects.by_full_name(event.repository)
     if repository is None:
         return

@@ -19,28 +19,55 @@ NOT_BEFORE_LEEWAY = 10
 REPOSITORY_ACTIONS = (Permission.PULL, Permission.PUSH, Permission.DELETE)
 
 
-def _repository_grant(principal: Principal, scope: Scope) -> list[str]:
+def _requested_actions(scope: Scope) -> list[Permission]:
     if "*" in scope.actions:
-        requested = list(REPOSITORY_ACTIONS)
-    else:
-        requested = [Permission(a) for a in scope.actions if a in REPOSITORY_ACTIONS]
-    namespace_name, _, name = scope.name.partition("/")
-    if not requested or not name or not REPOSITORY_NAME_RE.match(scope.name):
-        return []
-    repository = (
+        return list(REPOSITORY_ACTIONS)
+    return [Permission(a) for a in scope.actions if a in REPOSITORY_ACTIONS]
+
+
+def _active_repositories(names: set[tuple[str, str]]) -> dict[tuple[str, str], Repository]:
+    """The active repositories with these (namespace, name) pairs, in one query: a token
+    request usually names two or three, and each query costs more than the rest of it."""
+    if not names:
+        return {}
+    candidates = (
         Repository.objects.active()
         .select_related("namespace")
-        .filter(namespace__name=namespace_name, name=name)
-        .first()
+        .filter(
+            namespace__name__in=sorted({ns for ns, _ in names}),
+            name__in=sorted({name for _, name in names}),
+        )
     )
+    # The filter is a cross product of the namespaces and the names: keep the pairs asked.
+    found = {(r.namespace.name, r.name): r for r in candidates}
+    return {key: repository for key, repository in found.items() if key in names}
+
+
+def _repository_target(scope: Scope) -> tuple[list[Permission], str, str] | None:
+    """The actions asked and the (namespace, name) of a repository scope, if it can have any."""
+    requested = _requested_actions(scope)
+    namespace_name, _, name = scope.name.partition("/")
+    if not requested or not name or not REPOSITORY_NAME_RE.match(scope.name):
+        return None
+    if len(name) > Repository._meta.get_field("name").max_length:
+        return None  # the registry would take it, the portal could not keep it
+    return requested, namespace_name, name
+
+
+def _repository_grant(
+    principal: Principal,
+    requested: list[Permission],
+    namespace_name: str,
+    repository: Repository | None,
+) -> list[str]:
     if repository is not None:
         allowed = repository_permissions(principal, repository)
     else:
         # A push to a repository that does not exist yet creates it (on the push event).
-        namespace = Namespace.objects.filter(name=namespace_name).first()
-        if namespace is None or Permission.PUSH not in requested:
+        if Permission.PUSH not in requested:
             return []
-        if not can_create_in(principal, namespace):
+        namespace = Namespace.objects.filter(name=namespace_name).first()
+        if namespace is None or not can_create_in(principal, namespace):
             return []
         allowed = principal.cap(frozenset(Permission))
     return [str(action) for action in requested if action in allowed]
@@ -48,10 +75,22 @@ def _repository_grant(principal: Principal, scope: Scope) -> list[str]:
 
 def grant(principal: Principal, scopes: list[Scope]) -> list[dict]:
     """The subset of the requested access this principal may have, in the claim's shape."""
+    targets = {
+        scope: _repository_target(scope) for scope in scopes if scope.base_type == "repository"
+    }
+    repositories = _active_repositories(
+        {(namespace, name) for _, namespace, name in filter(None, targets.values())}
+    )
     access = []
     for scope in scopes:
         if scope.base_type == "repository":
-            actions = _repository_grant(principal, scope)
+            target = targets[scope]
+            if target is None:
+                actions = []
+            else:
+                requested, namespace, name = target
+                repository = repositories.get((namespace, name))
+                actions = _repository_grant(principal, requested, namespace, repository)
         elif scope.base_type == "registry" and scope.name == "catalog":
             is_staff = principal.user is not None and principal.user.is_staff
             actions = ["*"] if is_staff and "*" in scope.actions else []

@@ -12,7 +12,12 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.credentials import Credentials, CredentialsError, check_credentials
+from accounts.credentials import (
+    Credentials,
+    CredentialsError,
+    TooManyAttempts,
+    check_credentials,
+)
 from accounts.models import TokenScope
 from repos.access import ANONYMOUS, Principal
 
@@ -82,7 +87,9 @@ def token(request: HttpRequest) -> JsonResponse:
 def _token_get(request: HttpRequest, scopes) -> JsonResponse:
     try:
         basic = _basic_auth(request)
-        credentials = check_credentials(*basic) if basic else None
+        credentials = check_credentials(request, *basic) if basic else None
+    except TooManyAttempts as error:
+        return _error(429, str(error), code="TOOMANYREQUESTS")
     except CredentialsError as error:
         return _error(401, str(error), code="UNAUTHORIZED")
     account = request.GET.get("account")
@@ -120,8 +127,10 @@ def _token_post(request: HttpRequest, scopes) -> JsonResponse:
     if grant_type == "password":
         try:
             credentials = check_credentials(
-                request.POST.get("username", ""), request.POST.get("password", "")
+                request, request.POST.get("username", ""), request.POST.get("password", "")
             )
+        except TooManyAttempts as error:
+            return _error(429, str(error), code="TOOMANYREQUESTS", error="invalid_grant")
         except CredentialsError as error:
             return _error(401, str(error), code="UNAUTHORIZED", error="invalid_grant")
         if request.POST.get("access_type") == "offline":
