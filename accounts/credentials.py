@@ -20,7 +20,7 @@ from django.core.cache import cache
 from django.db.models import Q
 from django.http import HttpRequest
 
-from .models import AccessToken, User
+from .models import AccessToken, User, hash_secret
 
 VERIFIED_LOGIN_TTL = 600
 
@@ -106,14 +106,14 @@ def check_credentials(
         return _check_access_token(login, secret)
     user = _find_user(login)
     key = _cache_key(user, secret) if user else ""
-    if user is None or not secret or cache.get(key) != user.password:
+    if user is None or not secret or cache.get(key) != hash_secret(user.password):
         usage = _consume_failed_login_budget(request, login)
         if not usage:
             raise TooManyAttempts(get_adapter(request).error_messages["too_many_login_attempts"])
         if user is None or not secret or not user.check_password(secret):
             raise CredentialsError("Incorrect username or password.")
         usage.rollback()
-        cache.set(key, user.password, VERIFIED_LOGIN_TTL)
+        cache.set(key, hash_secret(user.password), VERIFIED_LOGIN_TTL)
     if not user.is_active:
         raise CredentialsError("This account is currently inactive.")
     if not EmailAddress.objects.filter(user=user, verified=True).exists():

@@ -6,17 +6,24 @@ moves to a push newer than the one it shows.
 """
 
 import logging
-from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Namespace, User
 from repos.models import Manifest, Repository, Tag
 from repos.names import REPOSITORY_NAME_RE, TAG_RE
 
-from .client import INDEX_TYPES, MANIFEST_TYPES, PORTAL_SUBJECT, FetchedManifest, RegistryClient
+from .client import (
+    INDEX_TYPES,
+    MANIFEST_TYPES,
+    PORTAL_SUBJECT,
+    FetchedManifest,
+    RegistryClient,
+    RegistryError,
+)
 from .models import RegistryEvent
 
 log = logging.getLogger(__name__)
@@ -77,9 +84,18 @@ def apply_pending(limit: int = 1000, client: RegistryClient | None = None) -> in
             )
             if event is None:
                 continue
-            apply_event(event, client)
-            event.processed = datetime.now(tz=event.timestamp.tzinfo)
-            event.save(update_fields=["processed"])
+            try:
+                with transaction.atomic():
+                    apply_event(event, client)
+            except RegistryError:
+                raise  # the registry is away: stop here, the task retries the rest later
+            except Exception as error:
+                # One event the portal cannot apply must not hold back every later one;
+                # it stays recorded with its error, and registry_reconcile settles the state.
+                log.exception("registry event %s could not be applied", event.event_id)
+                event.error = f"{type(error).__name__}: {error}"[:1000]
+            event.processed = timezone.now()
+            event.save(update_fields=["processed", "error"])
             applied += 1
     return applied
 

@@ -15,6 +15,7 @@ class RegistryEvent(models.Model):
     payload = models.JSONField()
     received = models.DateTimeField(auto_now_add=True)
     processed = models.DateTimeField(null=True, blank=True, db_index=True)
+    error = models.TextField(blank=True, help_text="why the event could not be applied")
 
     class Meta:
         indexes = [models.Index(fields=["repository", "timestamp"])]

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.test import Client
 
 from accounts.models import Namespace
-from registry.client import OCI_MANIFEST, PORTAL_SUBJECT, FetchedManifest
+from registry.client import OCI_MANIFEST, PORTAL_SUBJECT, FetchedManifest, RegistryError
 from registry.events import apply_pending
 from registry.models import RegistryEvent
 from repos.models import Manifest, Repository, Tag
@@ -377,3 +377,32 @@ def test_a_push_the_portal_cannot_keep_does_not_hold_up_later_events(alice, app,
     assert list(Repository.objects.values_list("name", flat=True)) == ["app"]
     assert tags(app) == {"latest": DIGEST_A}
     assert not RegistryEvent.objects.filter(processed__isnull=True).exists()
+
+
+def test_an_event_that_fails_is_kept_with_its_error_and_later_ones_still_apply(alice, app):
+    make_manifest(app, DIGEST_A)
+    broken = dict(IMAGE, config={})  # a manifest the portal cannot describe
+    for body in (
+        {"events": [event("push", "alice/broken", tag="v1", when=at(1))]},
+        {"events": [event("push", tag="latest", when=at(2))]},
+    ):
+        assert post(body).status_code == 200
+    registry = RegistryDouble({DIGEST_A: broken}, {})
+    assert apply_pending(client=registry) == 2
+    failed = RegistryEvent.objects.get(repository="alice/broken")
+    assert "KeyError" in failed.error
+    assert tags(app) == {"latest": DIGEST_A}
+    assert not Tag.objects.filter(repository__name="broken").exists()
+    assert not RegistryEvent.objects.filter(processed__isnull=True).exists()
+
+
+def test_a_registry_that_is_away_leaves_events_pending(alice, app):
+    class AwayRegistry:
+        def get_manifest(self, repository: str, reference: str):
+            raise RegistryError("connection refused")
+
+    assert post({"events": [event("push", "alice/new", tag="v1", when=at(1))]}).status_code == 200
+    with pytest.raises(RegistryError):
+        apply_pending(client=AwayRegistry())
+    assert RegistryEvent.objects.filter(processed__isnull=True).count() == 1
+    assert not Repository.objects.filter(name="new").exists()
