@@ -16,6 +16,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from tests.support.github_double import GitHubDouble
 from tests.support.mailbox import Mailbox
 from tests.support.processes import free_port, wait_for_http
 
@@ -59,63 +60,82 @@ def mailbox(mail_server: Mailbox) -> Mailbox:
 
 
 class Portal:
-    """A running portal process; `extra_env` lets a test module add settings (GitHub double)."""
+    """The whole hub on free ports: the distribution registry, its nginx front, the portal
+    under gunicorn and, when a broker is configured, a Celery worker."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]):
         self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.registry_host = f"127.0.0.1:{free_port()}"
+        self.registry_url = f"http://127.0.0.1:{free_port()}"
         self.env = {
             **os.environ,
             "HUB_URL": self.url,
             "HUB_DATA_DIR": str(data_dir),
             "DATABASE_URL": database_url(),
             "SECRET_KEY": settings.SECRET_KEY,
+            "REGISTRY_HOST": self.registry_host,
+            "REGISTRY_URL": self.registry_url,
+            "PORTAL_INTERNAL_URL": self.url,
+            # Its own queue, so that a `make run` on the same broker takes none of its tasks.
+            "CELERY_QUEUE": f"dockyard-test-{self.port}",
             "AVATAR_GRAVATAR": "0",
             "DEBUG": "0",
             **env,
         }
         self.env.pop("DJANGO_SETTINGS_MODULE", None)
-        self.log = open(data_dir / "portal.log", "w")  # noqa: SIM115 - closed in stop()
-        self.process: subprocess.Popen | None = None
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def _manage(self, *args: str) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True)
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen:
+        with open(self.data_dir / f"{name}.log", "w") as log:
+            process = subprocess.Popen(
+                argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.processes[name] = process
+        return process
 
     def start(self) -> None:
-        subprocess.run(
-            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
-            cwd=ROOT,
-            env=self.env,
-            check=True,
-        )
-        self.process = subprocess.Popen(
+        for program in ("docker-registry", "nginx"):
+            if not shutil.which(program):
+                pytest.fail(f"{program} is missing: `make test` installs the Debian packages")
+        self._manage("collectstatic", "--noinput", "-v0")
+        self._manage("registry_config", "-v0")
+        registry_config = self.data_dir / "registry" / "config.yml"
+        nginx_config = self.data_dir / "nginx" / "nginx.conf"
+        registry = self._spawn("registry", ["docker-registry", "serve", str(registry_config)])
+        self._spawn("nginx", ["nginx", "-c", str(nginx_config), "-g", "daemon off;"])
+        portal = self._spawn(
+            "portal",
             [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "hub.wsgi",
-                "--bind",
-                f"127.0.0.1:{self.port}",
-                "--workers",
-                "2",
-                "--threads",
-                "4",
-                "--access-logfile",
-                "-",
+                sys.executable, "-m", "gunicorn", "hub.wsgi", "--bind", f"127.0.0.1:{self.port}",
+                "--workers", "2", "--threads", "4", "--access-logfile", "-",
             ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        if self.env.get("CELERY_BROKER_URL"):
+            self._spawn(
+                "worker",
+                [
+                    sys.executable, "-m", "celery", "-A", "hub", "worker", "--loglevel", "INFO",
+                    "--concurrency", "2", "--without-gossip", "--without-mingle",
+                ],
+            )  # fmt: skip
+        wait_for_http(f"{self.url}/", process=portal, log=self.data_dir / "portal.log")
+        wait_for_http(
+            f"{self.registry_url}/v2/", process=registry, log=self.data_dir / "registry.log"
         )
-        wait_for_http(f"{self.url}/", process=self.process, log=self.data_dir / "portal.log")
 
     def stop(self) -> None:
-        if self.process:
-            self.process.terminate()
+        for process in self.processes.values():
+            process.terminate()
+        for process in self.processes.values():
             try:
-                self.process.wait(timeout=10)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+                process.kill()
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=10, **kwargs)
@@ -125,9 +145,30 @@ class Portal:
 
 
 @pytest.fixture(scope="session")
-def portal_env(mail_server: Mailbox) -> dict[str, str]:
+def github_server() -> Iterator[GitHubDouble]:
+    double = GitHubDouble(app_name=settings.HUB_NAME)
+    double.start()
+    yield double
+    double.stop()
+
+
+@pytest.fixture
+def github(github_server: GitHubDouble) -> GitHubDouble:
+    """The GitHub double with no users, sign-ins, tokens or recorded requests."""
+    github_server.reset()
+    return github_server
+
+
+@pytest.fixture(scope="session")
+def portal_env(mail_server: Mailbox, github_server: GitHubDouble) -> dict[str, str]:
     """Settings for the portal process; a test package may override this fixture to add more."""
-    return {"EMAIL_HOST": "127.0.0.1", "EMAIL_PORT": str(mail_server.port)}
+    return {
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(mail_server.port),
+        "GITHUB_URL": github_server.url,
+        "GITHUB_CLIENT_ID": github_server.app.client_id,
+        "GITHUB_CLIENT_SECRET": github_server.app.client_secret,
+    }
 
 
 @pytest.fixture(scope="session")
@@ -135,9 +176,11 @@ def portal(
     django_db_setup, django_db_blocker, tmp_path_factory, portal_env: dict[str, str]
 ) -> Iterator[Portal]:
     server = Portal(tmp_path_factory.mktemp("portal"), portal_env)
-    server.start()
-    yield server
-    server.stop()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")
