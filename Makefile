@@ -6,7 +6,7 @@ SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages: the registry and its front for `make run`; the clients and the browser
 # that the tests drive for real.
 RUN_PACKAGES  := docker-registry nginx
-TEST_PACKAGES := $(RUN_PACKAGES) chromium buildah skopeo podman busybox-static curl
+TEST_PACKAGES := $(RUN_PACKAGES) chromium buildah skopeo podman busybox-static curl redis-server
 export HUB_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test lint format system-packages clean

@@ -9,10 +9,12 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 from django.conf import settings
 
@@ -160,9 +162,45 @@ def github(github_server: GitHubDouble) -> GitHubDouble:
 
 
 @pytest.fixture(scope="session")
-def portal_env(mail_server: Mailbox, github_server: GitHubDouble) -> dict[str, str]:
+def cache_server() -> Iterator[str]:
+    """A Redis of the hub's own for cache, sessions and rate limits, that tests may empty."""
+    port = free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+         "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def hub_cache(cache_server: str) -> redis.Redis:
+    """The hub's cache, emptied: every test starts with no rate limit used."""
+    client = redis.Redis.from_url(cache_server)
+    client.flushdb()
+    return client
+
+
+@pytest.fixture(scope="session")
+def portal_env(
+    mail_server: Mailbox, github_server: GitHubDouble, cache_server: str
+) -> dict[str, str]:
     """Settings for the portal process; a test package may override this fixture to add more."""
     return {
+        "REDIS_URL": cache_server,
         "EMAIL_HOST": "127.0.0.1",
         "EMAIL_PORT": str(mail_server.port),
         "GITHUB_URL": github_server.url,
@@ -196,7 +234,7 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
+def page(browser, request, hub_cache):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)

@@ -116,9 +116,7 @@ def test_a_member_unlinks_github(page, portal, github_app):
     assert not SocialAccount.objects.filter(user=alice).exists()
 
 
-def test_a_github_account_linked_to_someone_else_is_not_linked_again(
-    page, portal, github_app
-):
+def test_a_github_account_linked_to_someone_else_is_not_linked_again(page, portal, github_app):
     shared = github_app.add_user("shared-gh")
     link_row(UserFactory(username="bob"), shared)
     alice = UserFactory(username="alice")
