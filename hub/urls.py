@@ -7,7 +7,9 @@ from . import views
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include("accounts.urls")),
+    path("", include("accounts.api_urls")),
     path("", include("registry.urls")),
+    path("", include("repos.urls_v1")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

@@ -15,7 +15,8 @@ OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 INDEX_TYPES = frozenset({DOCKER_MANIFEST_LIST, OCI_INDEX})
 MANIFEST_TYPES = frozenset({DOCKER_MANIFEST, OCI_MANIFEST}) | INDEX_TYPES
 ACCEPT_MANIFESTS = ", ".join(sorted(MANIFEST_TYPES))
-PORTAL_SUBJECT = "dockyard-portal"
+# Not a valid namespace, so no user can ever act under this name.
+PORTAL_SUBJECT = "_portal"
 
 
 class RegistryError(Exception):
@@ -65,6 +66,28 @@ class RegistryClient:
             media_type = json.loads(response.content).get("mediaType", media_type)
         digest = response.headers.get("Docker-Content-Digest", "")
         return FetchedManifest(digest=digest, media_type=media_type, raw=response.content)
+
+    def head_manifest(self, repository: str, reference: str) -> tuple[str, str] | None:
+        """The digest and media type of a manifest (by tag or digest); None if there is none."""
+        headers = self._headers(repository, ["pull"], Accept=ACCEPT_MANIFESTS)
+        response = self._request("HEAD", f"/v2/{repository}/manifests/{reference}", headers)
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            raise RegistryError(f"manifest {repository}:{reference}: HTTP {response.status_code}")
+        media_type = response.headers.get("Content-Type", "").split(";")[0]
+        return response.headers.get("Docker-Content-Digest", ""), media_type
+
+    def delete_manifest(self, repository: str, digest: str) -> bool:
+        """Delete a manifest (and every tag on it); False if the registry had none by that
+        digest."""
+        headers = self._headers(repository, ["delete"])
+        response = self._request("DELETE", f"/v2/{repository}/manifests/{digest}", headers)
+        if response.status_code == 404:
+            return False
+        if response.status_code != 202:
+            raise RegistryError(f"delete {repository}@{digest}: HTTP {response.status_code}")
+        return True
 
     def get_blob_json(self, repository: str, digest: str) -> dict:
         headers = self._headers(repository, ["pull"])

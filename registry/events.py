@@ -120,7 +120,10 @@ def _actor(event: RegistryEvent) -> User | None:
     return User.objects.filter(username=name).first() if name else None
 
 
-def _repository_for_push(event: RegistryEvent, actor: User | None) -> Repository | None:
+def _repository_for_push(event: RegistryEvent) -> Repository | None:
+    """The active repository the push went to, or a new unsaved one; None when the portal
+    cannot keep it (unknown namespace, a name too long) or it is being deleted: pushes to a
+    name being deleted are refused, so such an event was sent before the deletion."""
     namespace_name, _, name = event.repository.partition("/")
     if not name or not REPOSITORY_NAME_RE.match(event.repository):
         return None
@@ -129,29 +132,34 @@ def _repository_for_push(event: RegistryEvent, actor: User | None) -> Repository
     namespace = Namespace.objects.filter(name=namespace_name).first()
     if namespace is None:
         return None
-    repository = Repository.objects.active().filter(namespace=namespace, name=name).first()
-    if repository is None:
-        repository = Repository.objects.create(
-            namespace=namespace, name=name, is_private=namespace.default_private, created_by=actor
+    same_name = Repository.objects.filter(namespace=namespace, name=name)
+    repository = same_name.filter(state=Repository.State.ACTIVE).first()
+    if repository is None and not same_name.exists():
+        repository = Repository(
+            namespace=namespace, name=name, is_private=namespace.default_private
         )
     return repository
 
 
 def _apply_push(event: RegistryEvent, target: dict, client: RegistryClient) -> None:
     actor = _actor(event)
-    repository = _repository_for_push(event, actor)
+    repository = _repository_for_push(event)
     if repository is None:
-        log.warning("push event for unknown namespace: %s", event.repository)
+        log.warning("push event for a repository the portal cannot keep: %s", event.repository)
         return
     digest = target.get("digest", "")
-    manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
+    manifest = None
+    if repository.pk is not None:
+        manifest = Manifest.objects.filter(repository=repository, digest=digest).first()
     if manifest is None:
         fetched = client.get_manifest(event.repository, digest)
         if fetched is None:
             return  # deleted again since; a later delete event or reconciliation settles it
-        manifest = Manifest.objects.create(
-            repository=repository, digest=digest, **describe_manifest(client, event, fetched)
-        )
+        description = describe_manifest(client, event.repository, fetched)
+        if repository.pk is None:
+            repository.created_by = actor
+            repository.save()
+        manifest = Manifest.objects.create(repository=repository, digest=digest, **description)
     tag_name = target.get("tag")
     if tag_name and TAG_RE.match(tag_name):
         tag = Tag.objects.filter(repository=repository, name=tag_name).first()
@@ -171,9 +179,7 @@ def _apply_push(event: RegistryEvent, target: dict, client: RegistryClient) -> N
             repository.save(update_fields=["last_pushed", "updated"])
 
 
-def describe_manifest(
-    client: RegistryClient, event: RegistryEvent, fetched: FetchedManifest
-) -> dict:
+def describe_manifest(client: RegistryClient, repository: str, fetched: FetchedManifest) -> dict:
     """Size, platforms, layers and creation time of a manifest, from the registry."""
     body = fetched.body
     if fetched.media_type in INDEX_TYPES:
@@ -182,7 +188,7 @@ def describe_manifest(
             platform = child.get("platform") or {}
             if platform.get("os") == "unknown":
                 continue  # attestation manifests, not a runnable platform
-            child_manifest = client.get_manifest(event.repository, child["digest"])
+            child_manifest = client.get_manifest(repository, child["digest"])
             child_size = _image_size(child_manifest.body) if child_manifest else 0
             platforms.append(
                 {
@@ -195,7 +201,7 @@ def describe_manifest(
             )
         size = sum(p["size"] for p in platforms)
         return {"media_type": fetched.media_type, "size": size, "platforms": platforms}
-    config = client.get_blob_json(event.repository, body["config"]["digest"])
+    config = client.get_blob_json(repository, body["config"]["digest"])
     history = [entry for entry in config.get("history", []) if not entry.get("empty_layer")]
     layers = [
         {

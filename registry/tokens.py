@@ -58,6 +58,7 @@ def _repository_grant(
     principal: Principal,
     requested: list[Permission],
     namespace_name: str,
+    name: str,
     repository: Repository | None,
 ) -> list[str]:
     if repository is not None:
@@ -68,6 +69,9 @@ def _repository_grant(
             return []
         namespace = Namespace.objects.filter(name=namespace_name).first()
         if namespace is None or not can_create_in(principal, namespace):
+            return []
+        if Repository.objects.filter(namespace=namespace, name=name).exists():
+            # Being deleted: its clean-up goes by name and would take new images with it.
             return []
         allowed = principal.cap(frozenset(Permission))
     return [str(action) for action in requested if action in allowed]
@@ -90,7 +94,7 @@ def grant(principal: Principal, scopes: list[Scope]) -> list[dict]:
             else:
                 requested, namespace, name = target
                 repository = repositories.get((namespace, name))
-                actions = _repository_grant(principal, requested, namespace, repository)
+                actions = _repository_grant(principal, requested, namespace, name, repository)
         elif scope.base_type == "registry" and scope.name == "catalog":
             is_staff = principal.user is not None and principal.user.is_staff
             actions = ["*"] if is_staff and "*" in scope.actions else []
