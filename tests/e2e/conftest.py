@@ -86,7 +86,8 @@ class Portal:
             "DEBUG": "0",
             **env,
         }
-        self.env.pop("DJANGO_SETTINGS_MODULE", None)
+        for name in ("DJANGO_SETTINGS_MODULE", "DJANGO_ALLOW_ASYNC_UNSAFE"):
+            self.env.pop(name, None)
         self.processes: dict[str, subprocess.Popen] = {}
 
     def _manage(self, *args: str) -> None:
