@@ -12,6 +12,13 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.models import Namespace, TokenScope, User
+from orgs.models import (
+    OWNERS_TEAM,
+    Collaborator,
+    Organization,
+    TeamMembership,
+    TeamPermission,
+)
 
 from .models import Repository
 
@@ -24,15 +31,22 @@ class Permission(StrEnum):
 
 
 class Role(StrEnum):
+    """From least to most."""
+
     READ = "read"
+    COLLABORATOR = "collaborator"
     WRITE = "write"
     ADMIN = "admin"
     OWNER = "owner"
 
 
+ROLE_ORDER = list(Role)
+
+
 ALL_PERMISSIONS = frozenset(Permission)
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.READ: frozenset({Permission.PULL}),
+    Role.COLLABORATOR: frozenset({Permission.PULL, Permission.PUSH}),
     Role.WRITE: frozenset({Permission.PULL, Permission.PUSH, Permission.DELETE}),
     Role.ADMIN: ALL_PERMISSIONS,
     Role.OWNER: ALL_PERMISSIONS,
@@ -70,20 +84,46 @@ class Principal:
 ANONYMOUS = Principal()
 
 
+def _active_user(principal: Principal) -> User | None:
+    user = principal.user
+    return user if user is not None and user.is_active else None
+
+
 def namespace_role(principal: Principal, namespace: Namespace) -> Role | None:
     """The role a principal holds on every repository of a namespace."""
-    user = principal.user
-    if user is None or not user.is_active:
+    user = _active_user(principal)
+    if user is None:
         return None
     if user.is_staff:
         return Role.OWNER
-    if namespace.kind == Namespace.Kind.USER and namespace.name == user.username:
-        return Role.OWNER
-    return None
+    if namespace.kind == Namespace.Kind.USER:
+        return Role.OWNER if namespace.name == user.username else None
+    is_owner = TeamMembership.objects.filter(
+        user=user, team__organization__namespace=namespace, team__name=OWNERS_TEAM
+    ).exists()
+    return Role.OWNER if is_owner else None
+
+
+def highest(roles) -> Role | None:
+    found = [role for role in roles if role is not None]
+    return max(found, key=ROLE_ORDER.index) if found else None
 
 
 def repository_role(principal: Principal, repository: Repository) -> Role | None:
-    return namespace_role(principal, repository.namespace)
+    """The highest of: the namespace role, the levels of the user's teams on this repository,
+    and being a collaborator."""
+    user = _active_user(principal)
+    if user is None:
+        return None
+    roles = [namespace_role(principal, repository.namespace)]
+    if roles[0] is Role.OWNER:
+        return Role.OWNER
+    if repository.namespace.kind == Namespace.Kind.ORG:
+        levels = TeamPermission.objects.filter(repository=repository, team__members=user)
+        roles.extend(Role(level) for level in levels.values_list("level", flat=True))
+    elif Collaborator.objects.filter(repository=repository, user=user).exists():
+        roles.append(Role.COLLABORATOR)
+    return highest(roles)
 
 
 def repository_permissions(principal: Principal, repository: Repository) -> frozenset[Permission]:
@@ -103,8 +143,24 @@ def can_create_in(principal: Principal, namespace: Namespace) -> bool:
     """May this principal create repositories (by push or by form) in this namespace?"""
     if Permission.PUSH not in principal.cap(ALL_PERMISSIONS):
         return False
-    role = namespace_role(principal, namespace)
-    return role in {Role.ADMIN, Role.OWNER}
+    if namespace_role(principal, namespace) is Role.OWNER:
+        return True
+    user = _active_user(principal)
+    return (
+        user is not None
+        and namespace.kind == Namespace.Kind.ORG
+        and Organization.objects.filter(
+            namespace=namespace, members_can_create_repositories=True, teams__members=user
+        ).exists()
+    )
+
+
+def can_manage_organization(principal: Principal, organization: Organization) -> bool:
+    """Teams, members, invitations and settings of an organization: its owners, and staff."""
+    return (
+        principal.scope in (None, TokenScope.ADMIN)
+        and namespace_role(principal, organization.namespace) is Role.OWNER
+    )
 
 
 def get_repository_or_404(
@@ -124,3 +180,47 @@ def get_repository_or_404(
     if permission not in permissions:
         raise PermissionDenied(f"You need {permission} access to {repository.full_name}.")
     return repository
+
+
+@dataclass(frozen=True)
+class AccessGrant:
+    """Someone who can reach a repository, their role, and every reason they have it."""
+
+    user: User
+    role: Role
+    reasons: tuple[str, ...]
+
+
+def explain_repository_access(repository: Repository) -> list[AccessGrant]:
+    """Every person with a role on the repository, highest role first."""
+    found: dict[int, tuple[User, list[tuple[Role, str]]]] = {}
+
+    def add(user: User, role: Role, reason: str) -> None:
+        found.setdefault(user.pk, (user, []))[1].append((role, reason))
+
+    namespace = repository.namespace
+    if namespace.kind == Namespace.Kind.USER:
+        for user in User.objects.filter(username=namespace.name, is_active=True):
+            add(user, Role.OWNER, "owner of the namespace")
+        for collaborator in repository.collaborators.select_related("user"):
+            add(collaborator.user, Role.COLLABORATOR, "collaborator")
+    else:
+        memberships = TeamMembership.objects.filter(
+            team__organization__namespace=namespace, team__name=OWNERS_TEAM, user__is_active=True
+        ).select_related("user")
+        for membership in memberships:
+            add(membership.user, Role.OWNER, f"member of the {OWNERS_TEAM} team")
+        grants = repository.team_permissions.select_related("team").prefetch_related(
+            "team__members"
+        )
+        for grant in grants:
+            for user in grant.team.members.all():
+                if user.is_active:
+                    add(user, Role(grant.level), f"team {grant.team.name} has {grant.level}")
+    for user in User.objects.filter(is_staff=True, is_active=True):
+        add(user, Role.OWNER, "staff")
+    explained = [
+        AccessGrant(user, highest(role for role, _ in reasons), tuple(r for _, r in reasons))
+        for user, reasons in found.values()
+    ]
+    return sorted(explained, key=lambda g: (-ROLE_ORDER.index(g.role), g.user.username))
