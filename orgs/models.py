@@ -164,7 +164,9 @@ class Collaborator(models.Model):
 
 class InvitationQuerySet(models.QuerySet):
     def pending(self) -> "InvitationQuerySet":
-        return self.filter(accepted_at__isnull=True, expires_at__gt=timezone.now())
+        return self.filter(
+            accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now()
+        )
 
 
 class Invitation(models.Model):
@@ -186,6 +188,8 @@ class Invitation(models.Model):
     created = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField()
     accepted_at = models.DateTimeField(null=True, blank=True)
+    # Kept, not deleted, so that its link can say it was revoked.
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     objects = InvitationQuerySet.as_manager()
 

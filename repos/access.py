@@ -119,7 +119,12 @@ def repository_role(principal: Principal, repository: Repository) -> Role | None
     if roles[0] is Role.OWNER:
         return Role.OWNER
     if repository.namespace.kind == Namespace.Kind.ORG:
-        levels = TeamPermission.objects.filter(repository=repository, team__members=user)
+        # Only the organization's own teams: a team of another organization lends nothing.
+        levels = TeamPermission.objects.filter(
+            repository=repository,
+            team__members=user,
+            team__organization__namespace=repository.namespace,
+        )
         roles.extend(Role(level) for level in levels.values_list("level", flat=True))
     elif Collaborator.objects.filter(repository=repository, user=user).exists():
         roles.append(Role.COLLABORATOR)
@@ -210,8 +215,10 @@ def explain_repository_access(repository: Repository) -> list[AccessGrant]:
         ).select_related("user")
         for membership in memberships:
             add(membership.user, Role.OWNER, f"member of the {OWNERS_TEAM} team")
-        grants = repository.team_permissions.select_related("team").prefetch_related(
-            "team__members"
+        grants = (
+            repository.team_permissions.filter(team__organization__namespace=namespace)
+            .select_related("team")
+            .prefetch_related("team__members")
         )
         for grant in grants:
             for user in grant.team.members.all():

@@ -1,6 +1,8 @@
 """What each principal may do on a repository (DESIGN §6): the whole matrix of roles, token
-scopes and visibility, plus anonymous, staff, inactive users, build robots and repositories
-being deleted. Expected sets are written out here, from the design, not from the code's tables.
+scopes and visibility, with every role given for real (teams, owners, collaborators), plus
+anonymous, staff, inactive users, build robots and repositories being deleted. Expected sets
+are written out here, from the design, not from the code's tables. The whole picture across
+surfaces is tests/test_authorization_matrix.py.
 """
 
 import pytest
@@ -8,6 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from accounts.models import Namespace, TokenScope
+from orgs.models import Collaborator, Organization, Team, TeamMembership, TeamPermission
 from repos import access
 from repos.access import (
     ANONYMOUS,
@@ -15,6 +18,7 @@ from repos.access import (
     Principal,
     Role,
     can_create_in,
+    can_manage_organization,
     get_repository_or_404,
     repository_permissions,
 )
@@ -82,14 +86,19 @@ def test_outsider_pulls_public_and_gets_nothing_on_private(charlie, public, priv
 
 
 # Role (what bob is to the repository: collaborator, team read/write/admin, org owner) ×
-# token scope. Organizations and teams are not built yet, so the role is set at the one place
-# where they will be looked up (access.repository_role); everything after it is the real code.
+# token scope, each role given for real: a team of acme with a level on acme/shared, acme's
+# owners team, or a collaborator on alice/shared.
 ROLE_BY_SCOPE = [
     (Role.READ, None, PULL),
     (Role.READ, TokenScope.READ, PULL),
     (Role.READ, TokenScope.WRITE, PULL),
     (Role.READ, TokenScope.DELETE, PULL),
     (Role.READ, TokenScope.ADMIN, PULL),
+    (Role.COLLABORATOR, None, PULL_PUSH),
+    (Role.COLLABORATOR, TokenScope.READ, PULL),
+    (Role.COLLABORATOR, TokenScope.WRITE, PULL_PUSH),
+    (Role.COLLABORATOR, TokenScope.DELETE, PULL_PUSH),
+    (Role.COLLABORATOR, TokenScope.ADMIN, PULL_PUSH),
     (Role.WRITE, None, WRITE),
     (Role.WRITE, TokenScope.READ, PULL),
     (Role.WRITE, TokenScope.WRITE, PULL_PUSH),
@@ -108,16 +117,124 @@ ROLE_BY_SCOPE = [
 ]
 
 
+def give_role(role: Role, user, alice, *, private: bool) -> Repository:
+    """A repository on which `user` holds `role`, given the way the product gives it."""
+    if role is Role.COLLABORATOR:
+        repository = repo("alice", "shared", private=private)
+        Collaborator.objects.create(repository=repository, user=user)
+        return repository
+    acme = Organization.create("acme", alice)
+    repository = repo("acme", "shared", private=private)
+    if role is Role.OWNER:
+        team = acme.owners_team
+    else:
+        team = Team.objects.create(organization=acme, name="devs")
+        TeamPermission.objects.create(team=team, repository=repository, level=role.value)
+    TeamMembership.objects.create(team=team, user=user)
+    return repository
+
+
 @pytest.mark.parametrize("is_private", [False, True], ids=["public", "private"])
 @pytest.mark.parametrize(("role", "scope", "expected"), ROLE_BY_SCOPE)
-def test_role_by_token_scope(monkeypatch, alice, bob, is_private, role, scope, expected):
-    repository = repo("alice", "shared", private=is_private)
-    monkeypatch.setattr(
-        access,
-        "repository_role",
-        lambda principal, repository: role if principal.user == bob else None,
-    )
+def test_role_by_token_scope(alice, bob, is_private, role, scope, expected):
+    repository = give_role(role, bob, alice, private=is_private)
+    assert access.repository_role(Principal(user=bob), repository) is role
     assert permissions(Principal(user=bob, scope=scope), repository) == expected
+
+
+@pytest.fixture
+def acme(alice):
+    return Organization.create("acme", alice)
+
+
+def test_the_highest_of_several_teams_wins(acme, bob):
+    shared = repo("acme", "shared", private=True)
+    for name, level in [("readers", "read"), ("writers", "write")]:
+        team = Team.objects.create(organization=acme, name=name)
+        TeamPermission.objects.create(team=team, repository=shared, level=level)
+        TeamMembership.objects.create(team=team, user=bob)
+    assert access.repository_role(Principal(user=bob), shared) is Role.WRITE
+    assert permissions(Principal(user=bob), shared) == WRITE
+
+
+def test_a_team_level_is_for_its_repository_only(acme, bob):
+    granted = repo("acme", "granted", private=True)
+    other = repo("acme", "other", private=True)
+    open_one = repo("acme", "open", private=False)
+    team = Team.objects.create(organization=acme, name="devs")
+    TeamPermission.objects.create(team=team, repository=granted, level="admin")
+    TeamMembership.objects.create(team=team, user=bob)
+    assert permissions(Principal(user=bob), granted) == EVERYTHING
+    assert permissions(Principal(user=bob), other) == NOTHING
+    assert permissions(Principal(user=bob), open_one) == PULL
+
+
+def test_leaving_a_team_or_losing_its_grant_ends_the_access(acme, bob):
+    shared = repo("acme", "shared", private=True)
+    team = Team.objects.create(organization=acme, name="devs")
+    grant = TeamPermission.objects.create(team=team, repository=shared, level="write")
+    membership = TeamMembership.objects.create(team=team, user=bob)
+    assert permissions(Principal(user=bob), shared) == WRITE
+    membership.delete()
+    assert permissions(Principal(user=bob), shared) == NOTHING
+    TeamMembership.objects.create(team=team, user=bob)
+    grant.delete()
+    assert permissions(Principal(user=bob), shared) == NOTHING
+
+
+def test_a_collaborator_is_only_for_user_repositories(acme, alice, bob):
+    """Organizations give access through teams; a collaborator row on one of their
+    repositories gives nothing."""
+    org_repo = repo("acme", "shared", private=True)
+    Collaborator.objects.create(repository=org_repo, user=bob)
+    assert permissions(Principal(user=bob), org_repo) == NOTHING
+    own = repo("alice", "mine", private=True)
+    Collaborator.objects.create(repository=own, user=bob)
+    assert permissions(Principal(user=bob), own) == PULL_PUSH
+    assert permissions(Principal(user=bob), repo("alice", "other", private=True)) == NOTHING
+
+
+def test_an_inactive_member_is_treated_as_anonymous(acme, bob):
+    shared = repo("acme", "shared", private=True)
+    TeamMembership.objects.create(team=acme.owners_team, user=bob)
+    bob.is_active = False
+    bob.save()
+    assert permissions(Principal(user=bob), shared) == NOTHING
+
+
+def test_create_in_an_organization(acme, alice, bob, charlie):
+    """Owners create; members of any team too when the organization allows it; outsiders
+    never; and a token that cannot push creates nothing."""
+    namespace = acme.namespace
+    team = Team.objects.create(organization=acme, name="devs")
+    TeamMembership.objects.create(team=team, user=bob)
+    assert can_create_in(Principal(user=alice), namespace)
+    assert not can_create_in(Principal(user=alice, scope=TokenScope.READ), namespace)
+    assert not can_create_in(Principal(user=bob), namespace)
+    acme.members_can_create_repositories = True
+    acme.save()
+    assert can_create_in(Principal(user=bob), namespace)
+    assert can_create_in(Principal(user=bob, scope=TokenScope.WRITE), namespace)
+    assert not can_create_in(Principal(user=bob, scope=TokenScope.READ), namespace)
+    assert not can_create_in(Principal(user=charlie), namespace)
+    assert not can_create_in(ANONYMOUS, namespace)
+
+
+def test_managing_an_organization_is_for_owners_and_staff_with_a_full_token(
+    acme, alice, bob, staff
+):
+    team = Team.objects.create(organization=acme, name="admins")
+    TeamPermission.objects.create(
+        team=team, repository=repo("acme", "shared", private=False), level="admin"
+    )
+    TeamMembership.objects.create(team=team, user=bob)
+    assert can_manage_organization(Principal(user=alice), acme)
+    assert can_manage_organization(Principal(user=alice, scope=TokenScope.ADMIN), acme)
+    for scope in (TokenScope.READ, TokenScope.WRITE, TokenScope.DELETE):
+        assert not can_manage_organization(Principal(user=alice, scope=scope), acme)
+    assert can_manage_organization(Principal(user=staff), acme)
+    assert not can_manage_organization(Principal(user=bob), acme)
+    assert not can_manage_organization(ANONYMOUS, acme)
 
 
 def test_anonymous(public, private):
