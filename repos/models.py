@@ -97,3 +97,97 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository}:{self.name}"
+
+
+class Star(models.Model):
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="stars")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="stars"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["repository", "user"], name="unique_star")]
+
+    def __str__(self) -> str:
+        return f"{self.user} starred {self.repository}"
+
+
+class Webhook(models.Model):
+    """An address called with Docker Hub's payload after every push to the repository."""
+
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="webhooks")
+    name = models.CharField(max_length=100)
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64, help_text="signs each delivery (HMAC-SHA256)")
+    is_active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} → {self.url}"
+
+
+class WebhookDelivery(models.Model):
+    webhook = models.ForeignKey(Webhook, on_delete=models.CASCADE, related_name="deliveries")
+    payload = models.JSONField()
+    attempts = models.PositiveIntegerField(default=0)
+    response_status = models.PositiveIntegerField(null=True, blank=True)
+    error = models.CharField(max_length=500, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self) -> str:
+        return f"delivery {self.pk} of {self.webhook}"
+
+
+class Activity(models.Model):
+    """What happened in a namespace, for the activity pages and /v2/auditlogs/<account>."""
+
+    class Action(models.TextChoices):
+        REPO_CREATED = "repo.create", "Repository created"
+        REPO_PUSHED = "repo.tag.push", "Pushed"
+        TAG_DELETED = "repo.tag.delete", "Tag deleted"
+        VISIBILITY_CHANGED = "repo.change_privacy", "Visibility changed"
+        PERMISSIONS_CHANGED = "repo.permissions", "Permissions changed"
+        REPO_RENAMED = "repo.rename", "Repository renamed"
+        REPO_DELETED = "repo.remove", "Repository deleted"
+        MEMBER_ADDED = "team.member.add", "Member added"
+        MEMBER_REMOVED = "team.member.remove", "Member removed"
+        TEAM_CREATED = "team.create", "Team created"
+        TEAM_DELETED = "team.delete", "Team deleted"
+
+    namespace = models.ForeignKey(Namespace, on_delete=models.CASCADE, related_name="activity")
+    repository = models.ForeignKey(
+        Repository, null=True, blank=True, on_delete=models.SET_NULL, related_name="activity"
+    )
+    # Kept as text: the repository may be renamed or deleted later.
+    object_name = models.CharField(max_length=255)
+    action = models.CharField(max_length=32, choices=Action.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    data = models.JSONField(default=dict)
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created", "-pk"]
+        verbose_name_plural = "activity"
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.object_name}"
+
+
+class RepositoryRedirect(models.Model):
+    """An old full name of a renamed or transferred repository; its page URL redirects."""
+
+    full_name = models.CharField(max_length=255, unique=True)
+    repository = models.ForeignKey(Repository, on_delete=models.CASCADE, related_name="redirects")
+    created = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.full_name} → {self.repository}"
