@@ -7,17 +7,24 @@ import sys
 import time
 from urllib.parse import urlsplit
 
+import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from registry.config import nginx_config_path, registry_config_path, write_configs
+from registry.config import nginx_config_path, write_configs
+
+
+def _embedded_broker() -> str:
+    local_redis = "redis://127.0.0.1:6379/0"
+    try:
+        redis.Redis.from_url(local_redis, socket_connect_timeout=1).ping()
+        return local_redis
+    except redis.RedisError:
+        return f"sqla+sqlite:///{settings.HUB_DATA_DIR / 'celery-broker.sqlite3'}"
 
 
 class Command(BaseCommand):
-    help = (
-        "Run the registry, its nginx front, the portal (gunicorn) and, when a broker is "
-        "configured, a Celery worker."
-    )
+    help = "Run the registry, its nginx front, the portal (gunicorn) and a Celery worker."
 
     def add_arguments(self, parser) -> None:
         hub = urlsplit(settings.HUB_URL)
@@ -30,19 +37,25 @@ class Command(BaseCommand):
 
     def handle(self, *args, bind: str, workers: int, **options) -> None:
         write_configs()
+        # Garbage collection and builds are too long for a web request: there is always a
+        # worker. With no broker configured, the local Redis if one answers, else a broker in
+        # a SQLite file. Children inherit the choice through the environment.
+        os.environ["CELERY_BROKER_URL"] = self.broker = (
+            os.environ.get("CELERY_BROKER_URL") or _embedded_broker()
+        )
         commands = {
-            "registry": ["docker-registry", "serve", str(registry_config_path())],
+            # registry_serve restarts the registry, which garbage collection needs (registry.gc).
+            "registry": [sys.executable, "-m", "django", "registry_serve"],
             "nginx": ["nginx", "-c", str(nginx_config_path()), "-g", "daemon off;"],
             "portal": [
                 sys.executable, "-m", "gunicorn", "hub.wsgi", "--bind", bind,
                 "--workers", str(workers), "--threads", "4", "--access-logfile", "-",
             ],
         }  # fmt: skip
-        if not settings.CELERY_TASK_ALWAYS_EAGER:
-            commands["worker"] = [
-                sys.executable, "-m", "celery", "-A", "hub", "worker",
-                "--loglevel", "INFO", "--concurrency", "2",
-            ]  # fmt: skip
+        commands["worker"] = [
+            sys.executable, "-m", "celery", "-A", "hub", "worker",
+            "--loglevel", "INFO", "--concurrency", "2",
+        ]  # fmt: skip
         processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
         self._announce(processes)
         stopping = False
@@ -76,7 +89,7 @@ class Command(BaseCommand):
             mail = "printed here, in this terminal (set EMAIL_URL to send real mail)"
         else:
             mail = f"sent through SMTP at {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-        worker = "running" if "worker" in processes else "not needed: tasks run in the portal"
+        worker = f"running, broker {urlsplit(self.broker).scheme}"
         self.stdout.write(
             self.style.SUCCESS(f"\n{settings.HUB_NAME} is up at {settings.HUB_URL}/\n")
             + f"  Registry:            {settings.REGISTRY_HOST}  (podman login --tls-verify=false "
