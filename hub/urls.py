@@ -13,6 +13,8 @@ urlpatterns = [
     path("", include("orgs.urls")),
     path("", include("repos.urls")),
     path("", include("orgs.api_urls")),
+    path("", include("repos.api_audit")),
+    path("", include("repos.api_urls")),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

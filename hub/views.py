@@ -1,4 +1,4 @@
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -28,7 +28,7 @@ def dashboard_repositories(user):
             ).values("pk")
         )
         .select_related("namespace")
-        .annotate(tag_count=Count("tags"))
+        .with_counts()
         .order_by(F("last_pushed").desc(nulls_last=True), "namespace__name", "name")
     )
 
@@ -37,4 +37,11 @@ def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return render(request, "hub/landing.html")
     repositories = dashboard_repositories(request.user)
-    return render(request, "hub/dashboard.html", {"repositories": repositories})
+    has_repositories = repositories.exists()
+    query = request.GET.get("q", "").strip()
+    if query:
+        repositories = repositories.filter(
+            Q(name__icontains=query) | Q(namespace__name__icontains=query)
+        )
+    context = {"repositories": repositories, "has_repositories": has_repositories, "query": query}
+    return render(request, "hub/dashboard.html", context)

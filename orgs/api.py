@@ -29,7 +29,8 @@ from repos.access import (
     can_manage_organization,
     get_repository_or_404,
 )
-from repos.models import Repository
+from repos.activity import record, record_team
+from repos.models import Activity, Repository
 
 from .invitations import send_invitation
 from .models import OWNERS_TEAM, Invitation, Organization, Team, TeamMembership, TeamPermission
@@ -188,6 +189,12 @@ class MemberView(APIView):
         with transaction.atomic():
             for membership in memberships:
                 _last_owner_check(membership.team, membership.user)
+                record_team(
+                    Activity.Action.MEMBER_REMOVED,
+                    membership.team,
+                    actor=request.user,
+                    member=membership.user,
+                )
             memberships.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -385,6 +392,7 @@ class GroupListView(APIView):
         data = GroupSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         team = _save_group(organization, Team(organization=organization), data.validated_data)
+        record_team(Activity.Action.TEAM_CREATED, team, actor=request.user)
         return Response(GroupSerializer(team).data, status=status.HTTP_201_CREATED)
 
 
@@ -428,6 +436,7 @@ class GroupView(APIView):
         if group.is_owners:
             raise _bad_request(f"The {OWNERS_TEAM} team cannot be deleted.")
         group.delete()
+        record_team(Activity.Action.TEAM_DELETED, group, actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -462,6 +471,7 @@ class GroupMemberListView(APIView):
         _, created = TeamMembership.objects.get_or_create(team=group, user=user)
         if not created:
             raise _bad_request(f"{user.username} is already in the team {group.name}.")
+        record_team(Activity.Action.MEMBER_ADDED, group, actor=request.user, member=user)
         return Response(UserSerializer(user).data)
 
 
@@ -477,8 +487,10 @@ class GroupMemberView(APIView):
         membership = group.memberships.select_related("user").filter(user__username=username)
         if not membership:
             raise exceptions.NotFound(f"{username} is not in the team {group.name}.")
-        _last_owner_check(group, membership[0].user)
+        member = membership[0].user
+        _last_owner_check(group, member)
         membership.delete()
+        record_team(Activity.Action.MEMBER_REMOVED, group, actor=request.user, member=member)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -502,6 +514,21 @@ def _managed_org_repository(request: Request, namespace: str, name: str) -> Repo
             "give permissions to groups."
         )
     return repository
+
+
+def _record_permission(
+    request: Request, repository: Repository, change: str, team: Team, level: str = ""
+) -> None:
+    data = {"permission": level} if level else {}
+    record(
+        Activity.Action.PERMISSIONS_CHANGED,
+        namespace=repository.namespace,
+        repository=repository,
+        actor=request.user,
+        change=change,
+        team=team.name,
+        **data,
+    )
 
 
 class RepositoryGroupListView(APIView):
@@ -549,6 +576,9 @@ class RepositoryGroupListView(APIView):
         grant, created = TeamPermission.objects.update_or_create(
             team=team, repository=repository, defaults={"level": data.validated_data["level"]}
         )
+        _record_permission(
+            request, repository, "added" if created else "changed", team, grant.level
+        )
         return Response(
             RepositoryGroupSerializer(grant).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -563,7 +593,9 @@ class RepositoryGroupView(APIView):
     )
     def delete(self, request: Request, namespace: str, name: str, group_id: int) -> Response:
         repository = _managed_org_repository(request, namespace, name)
-        deleted, _ = repository.team_permissions.filter(team_id=group_id).delete()
-        if not deleted:
+        grant = repository.team_permissions.select_related("team").filter(team_id=group_id).first()
+        if grant is None:
             raise exceptions.NotFound(f"Group {group_id} has no permission on {namespace}/{name}.")
+        grant.delete()
+        _record_permission(request, repository, "removed", grant.team)
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("orgs/<str:org_name>/", views.org_detail, name="detail"),
     path("orgs/<str:org_name>/settings/", views.org_settings, name="settings"),
+    path("orgs/<str:org_name>/activity/", views.org_activity, name="activity"),
     path("orgs/<str:org_name>/leave/", views.org_leave, name="leave"),
     path(
         "orgs/<str:org_name>/members/<str:username>/remove/",

@@ -23,8 +23,10 @@ from repos.access import (
     can_manage_organization,
     repository_permissions,
 )
+from repos.activity import for_namespace, record, record_team
 from repos.deletion import delete_repository
-from repos.models import Repository
+from repos.models import Activity, Repository
+from repos.views_activity import activity_list
 
 from .forms import (
     AddMemberForm,
@@ -138,7 +140,7 @@ def org_detail(request: HttpRequest, org_name: str) -> HttpResponse:
         Repository.objects.active()
         .filter(namespace=organization.namespace)
         .select_related("namespace")
-        .annotate(tag_count=Count("tags"))
+        .with_counts()
         .order_by("name")
     )
     repositories = [
@@ -235,7 +237,10 @@ def org_leave(request: HttpRequest, org_name: str) -> HttpResponse:
     if _leaves_no_owner(organization, [request.user]):
         messages.error(request, LAST_OWNER_MESSAGE)
         return redirect(organization)
-    TeamMembership.objects.filter(team__organization=organization, user=request.user).delete()
+    _remove_memberships(
+        request,
+        TeamMembership.objects.filter(team__organization=organization, user=request.user),
+    )
     messages.success(request, f"You left {organization.name}.")
     return redirect("orgs:list")
 
@@ -253,9 +258,44 @@ def org_member_remove(request: HttpRequest, org_name: str, username: str) -> Htt
     if _leaves_no_owner(organization, [member]):
         messages.error(request, LAST_OWNER_MESSAGE)
     else:
-        memberships.delete()
+        _remove_memberships(request, memberships)
         messages.success(request, f"{member.username} is no longer a member of {organization}.")
     return redirect(organization)
+
+
+def _remove_memberships(request: HttpRequest, memberships) -> None:
+    for membership in memberships.select_related("team__organization__namespace", "user"):
+        record_team(
+            Activity.Action.MEMBER_REMOVED,
+            membership.team,
+            actor=request.user,
+            member=membership.user,
+        )
+    memberships.delete()
+
+
+@login_required
+def org_activity(request: HttpRequest, org_name: str) -> HttpResponse:
+    """Members only. Owners see everything; other members the team and member changes and
+    the events of the repositories they may pull."""
+    organization, can_manage = _get_organization(request, org_name)
+    visible = None
+    if not can_manage:
+        principal = _principal(request)
+        repositories = Repository.objects.active().filter(namespace=organization.namespace)
+        visible = [
+            repository.pk
+            for repository in repositories.select_related("namespace")
+            if Permission.PULL in repository_permissions(principal, repository)
+        ]
+    activity = for_namespace(organization.namespace, visible=visible)
+    context = {
+        "organization": organization,
+        "can_manage": can_manage,
+        "is_member": True,
+        **activity_list(request, activity, list(Activity.Action)),
+    }
+    return render(request, "orgs/activity.html", context)
 
 
 # Teams
@@ -272,6 +312,7 @@ def team_list(request: HttpRequest, org_name: str) -> HttpResponse:
         if form.is_valid():
             form.instance.organization = organization
             team = form.save()
+            record_team(Activity.Action.TEAM_CREATED, team, actor=request.user)
             messages.success(request, f"Team {team.name} was created. Now add its members.")
             return redirect(team)
     teams = organization.teams.annotate(
@@ -357,6 +398,7 @@ def team_delete(request: HttpRequest, org_name: str, team_name: str) -> HttpResp
         messages.error(request, "The owners team cannot be deleted.")
         return redirect(team)
     team.delete()
+    record_team(Activity.Action.TEAM_DELETED, team, actor=request.user)
     messages.success(request, f"Team {team.name} was deleted; its members lost what it gave.")
     return redirect("orgs:teams", team.organization.name)
 
@@ -372,6 +414,7 @@ def team_add_member(request: HttpRequest, org_name: str, team_name: str) -> Http
             form.add_error("username", f"{user.username} is already in {team.name}.")
         else:
             TeamMembership.objects.create(team=team, user=user)
+            record_team(Activity.Action.MEMBER_ADDED, team, actor=request.user, member=user)
             messages.success(request, f"{user.username} was added to {team.name}.")
             return redirect(team)
     return _render_team(request, team, True, add_form=form)
@@ -453,6 +496,7 @@ def team_member_remove(
         messages.error(request, LAST_OWNER_MESSAGE)
         return redirect(team)
     membership.delete()
+    record_team(Activity.Action.MEMBER_REMOVED, team, actor=request.user, member=member)
     messages.success(request, f"{member.username} was removed from {team.name}.")
     if not can_manage:
         return redirect(team.organization)
@@ -471,7 +515,16 @@ def team_permission_set(request: HttpRequest, org_name: str, team_name: str) -> 
     if not form.is_valid():
         return _render_team(request, team, True, permission_form=form)
     repository, level = form.cleaned_data["repository"], form.cleaned_data["level"]
-    team.permissions.update_or_create(repository=repository, defaults={"level": level})
+    _, created = team.permissions.update_or_create(repository=repository, defaults={"level": level})
+    record(
+        Activity.Action.PERMISSIONS_CHANGED,
+        namespace=repository.namespace,
+        repository=repository,
+        actor=request.user,
+        change="added" if created else "changed",
+        team=team.name,
+        permission=level,
+    )
     messages.success(request, f"{team.name} now has {level} on {repository.full_name}.")
     return redirect(team)
 
@@ -486,6 +539,14 @@ def team_permission_remove(
         team.permissions.select_related("repository__namespace"), pk=permission_id
     )
     permission.delete()
+    record(
+        Activity.Action.PERMISSIONS_CHANGED,
+        namespace=permission.repository.namespace,
+        repository=permission.repository,
+        actor=request.user,
+        change="removed",
+        team=team.name,
+    )
     messages.success(
         request, f"{team.name} no longer has access to {permission.repository.full_name}."
     )
@@ -547,6 +608,7 @@ def invitation_accept(request: HttpRequest, secret: str) -> HttpResponse:
         context["already_member"] = True
     elif request.method == "POST" and request.user.is_authenticated:
         TeamMembership.objects.create(team=team, user=request.user)
+        record_team(Activity.Action.MEMBER_ADDED, team, actor=request.user, member=request.user)
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["accepted_at"])
         messages.success(

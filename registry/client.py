@@ -89,6 +89,32 @@ class RegistryClient:
             raise RegistryError(f"delete {repository}@{digest}: HTTP {response.status_code}")
         return True
 
+    def put_manifest(self, repository: str, reference: str, raw: bytes, media_type: str) -> str:
+        """Store a manifest's exact bytes under a tag or its digest; the digest."""
+        headers = self._headers(repository, ["pull", "push"], **{"Content-Type": media_type})
+        path = f"/v2/{repository}/manifests/{reference}"
+        response = self._request("PUT", path, headers, data=raw)
+        if response.status_code != 201:
+            raise RegistryError(
+                f"put {repository}:{reference}: HTTP {response.status_code} {response.text[:200]}"
+            )
+        return response.headers.get("Docker-Content-Digest", "")
+
+    def mount_blob(self, repository: str, digest: str, source: str) -> None:
+        """Link a blob of `source` into `repository` without uploading it again."""
+        access = [
+            {"type": "repository", "name": repository, "actions": ["pull", "push"]},
+            {"type": "repository", "name": source, "actions": ["pull"]},
+        ]
+        token = issue_token(PORTAL_SUBJECT, access, lifetime=300)["token"]
+        path = f"/v2/{repository}/blobs/uploads/?mount={digest}&from={source}"
+        response = self._request("POST", path, {"Authorization": f"Bearer {token}"})
+        if response.status_code != 201:
+            # 202 means the registry did not find the blob to mount and opened an upload.
+            raise RegistryError(
+                f"mount {digest} from {source} into {repository}: HTTP {response.status_code}"
+            )
+
     def get_blob_json(self, repository: str, digest: str) -> dict:
         headers = self._headers(repository, ["pull"])
         response = self._request("GET", f"/v2/{repository}/blobs/{digest}", headers)

@@ -13,7 +13,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from accounts.models import Namespace, User
-from repos.models import Manifest, Repository, Tag
+from repos import activity, webhooks
+from repos.models import Activity, Manifest, Repository, Tag
 from repos.names import REPOSITORY_NAME_RE, TAG_RE
 
 from .client import (
@@ -27,6 +28,7 @@ from .client import (
 from .models import RegistryEvent
 
 log = logging.getLogger(__name__)
+Action = Activity.Action
 ACTIONS = {"push", "pull", "delete", "mount"}
 
 
@@ -102,6 +104,8 @@ def apply_pending(limit: int = 1000, client: RegistryClient | None = None) -> in
 
 def apply_event(event: RegistryEvent, client: RegistryClient) -> None:
     target = event.payload["target"]
+    if event.action in ("push", "delete") and _actor_name(event) == PORTAL_SUBJECT:
+        return  # the portal's own writes (tag deletion, rename, purge) already set its rows
     if event.action == "delete":
         # The registry sends a manifest delete with repository and digest only, no media type;
         # a blob delete looks the same, and its digest matches no manifest.
@@ -115,8 +119,12 @@ def apply_event(event: RegistryEvent, client: RegistryClient) -> None:
         _apply_pull(event, target)
 
 
+def _actor_name(event: RegistryEvent) -> str:
+    return (event.payload.get("actor") or {}).get("name") or ""
+
+
 def _actor(event: RegistryEvent) -> User | None:
-    name = (event.payload.get("actor") or {}).get("name")
+    name = _actor_name(event)
     return User.objects.filter(username=name).first() if name else None
 
 
@@ -159,6 +167,12 @@ def _apply_push(event: RegistryEvent, target: dict, client: RegistryClient) -> N
         if repository.pk is None:
             repository.created_by = actor
             repository.save()
+            activity.record(
+                Action.REPO_CREATED,
+                namespace=repository.namespace,
+                repository=repository,
+                actor=actor,
+            )
         manifest = Manifest.objects.create(repository=repository, digest=digest, **description)
     tag_name = target.get("tag")
     if tag_name and TAG_RE.match(tag_name):
@@ -177,6 +191,15 @@ def _apply_push(event: RegistryEvent, target: dict, client: RegistryClient) -> N
         if repository.last_pushed is None or repository.last_pushed < event.timestamp:
             repository.last_pushed = event.timestamp
             repository.save(update_fields=["last_pushed", "updated"])
+        activity.record(
+            Action.REPO_PUSHED,
+            namespace=repository.namespace,
+            repository=repository,
+            actor=actor,
+            tag=tag_name,
+            digest=digest,
+        )
+        webhooks.queue_push(repository, tag_name, actor, event.timestamp)
 
 
 def describe_manifest(client: RegistryClient, repository: str, fetched: FetchedManifest) -> dict:
@@ -238,7 +261,7 @@ def _image_size(body: dict) -> int:
 
 
 def _apply_pull(event: RegistryEvent, target: dict) -> None:
-    if (event.payload.get("actor") or {}).get("name") == PORTAL_SUBJECT:
+    if _actor_name(event) == PORTAL_SUBJECT:
         return  # the portal reading a manifest to describe it, not a user's pull
     repository = Repository.objects.by_full_name(event.repository)
     if repository is None:
@@ -259,5 +282,16 @@ def _apply_delete(event: RegistryEvent, target: dict) -> None:
     if tag_name := target.get("tag"):
         tags = tags.filter(name=tag_name)
     # A tag pushed again after this delete was sent stays.
-    tags.filter(pushed_at__lte=event.timestamp).delete()
+    tags = tags.filter(pushed_at__lte=event.timestamp)
+    actor = _actor(event)
+    for tag_name in tags.values_list("name", flat=True):
+        activity.record(
+            Action.TAG_DELETED,
+            namespace=repository.namespace,
+            repository=repository,
+            actor=actor,
+            tag=tag_name,
+            digest=digest,
+        )
+    tags.delete()
     Manifest.objects.filter(repository=repository, digest=digest, tags__isnull=True).delete()

@@ -68,3 +68,31 @@ class RefreshToken(models.Model):
             usable = AccessToken.objects.usable().filter(pk=token.access_token_id).exists()
             return token if usable else None
         return token if token.password_stamp == hash_secret(token.user.password) else None
+
+
+class GarbageCollection(models.Model):
+    """A run of the registry's garbage collection, and the storage it freed."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.RUNNING)
+    started = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    bytes_before = models.PositiveBigIntegerField(null=True, blank=True)
+    bytes_after = models.PositiveBigIntegerField(null=True, blank=True)
+    output = models.TextField(blank=True, help_text="the end of garbage-collect's output")
+
+    class Meta:
+        ordering = ["-started", "-pk"]
+
+    def __str__(self) -> str:
+        return f"garbage collection {self.pk} ({self.status})"
+
+    @property
+    def bytes_freed(self) -> int | None:
+        if self.bytes_before is None or self.bytes_after is None:
+            return None
+        return self.bytes_before - self.bytes_after

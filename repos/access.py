@@ -5,10 +5,12 @@ ROLE_PERMISSIONS is the only mapping between them. Access tokens carry a scope t
 what their user could do. Web views, the Hub API and the registry token service all ask here.
 """
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from django.core.exceptions import PermissionDenied
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Namespace, TokenScope, User
@@ -132,6 +134,13 @@ def repository_role(principal: Principal, repository: Repository) -> Role | None
 
 
 def repository_permissions(principal: Principal, repository: Repository) -> frozenset[Permission]:
+    return _permissions(principal, repository, lambda: repository_role(principal, repository))
+
+
+def _permissions(
+    principal: Principal, repository: Repository, role: Callable[[], Role | None]
+) -> frozenset[Permission]:
+    """What a role (asked for only when it matters) lets the principal do on the repository."""
     if repository.state != Repository.State.ACTIVE:
         return frozenset()
     public = frozenset() if repository.is_private else frozenset({Permission.PULL})
@@ -139,9 +148,91 @@ def repository_permissions(principal: Principal, repository: Repository) -> froz
         if principal.robot_repository_id == repository.pk:
             return ROBOT_PERMISSIONS
         return public
-    role = repository_role(principal, repository)
-    granted = ROLE_PERMISSIONS[role] if role else frozenset()
+    found = role()
+    granted = ROLE_PERMISSIONS[found] if found else frozenset()
     return principal.cap(granted | public)
+
+
+def repositories_permissions(
+    principal: Principal, repositories: Iterable[Repository]
+) -> dict[int, frozenset[Permission]]:
+    """repository_permissions of many repositories (their namespaces loaded), by primary key,
+    in at most three queries whatever their number."""
+    repositories = list(repositories)
+    roles = _repository_roles(principal, repositories)
+    return {
+        repository.pk: _permissions(principal, repository, lambda r=repository: roles.get(r.pk))
+        for repository in repositories
+    }
+
+
+def _repository_roles(principal: Principal, repositories: list[Repository]) -> dict[int, Role]:
+    """repository_role of each repository, by primary key; none for no role."""
+    user = _active_user(principal)
+    if user is None or not repositories:
+        return {}
+    if user.is_staff:
+        return {repository.pk: Role.OWNER for repository in repositories}
+    ids = [repository.pk for repository in repositories]
+    owned = set(
+        TeamMembership.objects.filter(
+            user=user,
+            team__name=OWNERS_TEAM,
+            team__organization__namespace__in={r.namespace_id for r in repositories},
+        ).values_list("team__organization__namespace", flat=True)
+    )
+    levels: dict[int, list[Role]] = {}
+    for repository_id, level in TeamPermission.objects.filter(
+        repository__in=ids,
+        team__members=user,
+        team__organization__namespace=F("repository__namespace"),
+    ).values_list("repository_id", "level"):
+        levels.setdefault(repository_id, []).append(Role(level))
+    collaborating = set(
+        Collaborator.objects.filter(repository__in=ids, user=user).values_list(
+            "repository_id", flat=True
+        )
+    )
+    roles: dict[int, Role] = {}
+    for repository in repositories:
+        namespace = repository.namespace
+        if namespace.kind == Namespace.Kind.USER:
+            if namespace.name == user.username:
+                found = Role.OWNER
+            else:
+                found = Role.COLLABORATOR if repository.pk in collaborating else None
+        else:
+            found = Role.OWNER if namespace.pk in owned else highest(levels.get(repository.pk, []))
+        if found is not None:
+            roles[repository.pk] = found
+    return roles
+
+
+def pullable_repositories(principal: Principal, repositories: QuerySet) -> QuerySet:
+    """The repositories of the queryset the principal may see and pull, as
+    repository_permissions decides, filtered in the database."""
+    repositories = repositories.filter(state=Repository.State.ACTIVE)
+    public = Q(is_private=False)
+    if principal.robot_repository_id is not None:
+        return repositories.filter(public | Q(pk=principal.robot_repository_id))
+    user = _active_user(principal)
+    if user is None:
+        return repositories.filter(public)
+    if user.is_staff:
+        return repositories
+    reachable = Repository.objects.filter(
+        Q(namespace__kind=Namespace.Kind.USER, namespace__name=user.username)
+        | Q(
+            namespace__organization__teams__name=OWNERS_TEAM,
+            namespace__organization__teams__members=user,
+        )
+        | Q(
+            team_permissions__team__members=user,
+            team_permissions__team__organization__namespace=F("namespace"),
+        )
+        | Q(namespace__kind=Namespace.Kind.USER, collaborators__user=user)
+    )
+    return repositories.filter(public | Q(pk__in=reachable.values("pk")))
 
 
 def can_create_in(principal: Principal, namespace: Namespace) -> bool:

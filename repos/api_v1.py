@@ -257,7 +257,7 @@ class RepositoryView(APIView):
     def delete(self, request: Request, name: str, namespace: str = LIBRARY) -> Response:
         principal = _signed_in(request)
         repository = get_repository_or_404(principal, namespace, name, Permission.ADMIN)
-        delete_repository(repository)
+        delete_repository(repository, actor=principal.user)
         return Response("", status=status.HTTP_202_ACCEPTED)
 
 

@@ -1,9 +1,10 @@
 from django import forms
 
-from accounts.models import User
+from accounts.models import Namespace, User
 from orgs.models import OWNERS_TEAM, Collaborator, Team, TeamPermission
 
 from .models import Repository
+from .names import validate_repository_name
 
 
 class TeamChoiceField(forms.ModelChoiceField):
@@ -67,3 +68,47 @@ class CollaboratorForm(forms.Form):
         return Collaborator.objects.create(
             repository=self.repository, user=self.cleaned_data["username"]
         )
+
+
+class RepositoryCreateForm(forms.Form):
+    """A new, empty repository in one of the namespaces the user may create in."""
+
+    namespace = forms.ChoiceField(label="Namespace")
+    name = forms.CharField(
+        max_length=224,
+        help_text="Lowercase letters, digits and separators ('.', '_', '-'); '/' between parts.",
+    )
+    description = forms.CharField(
+        max_length=100, required=False, label="Short description", help_text="Up to 100 characters."
+    )
+    is_private = forms.TypedChoiceField(
+        choices=[
+            ("false", "Public: anyone can see and pull it"),
+            ("true", "Private: only you and those you grant access"),
+        ],
+        coerce=lambda value: value == "true",
+        widget=forms.RadioSelect,
+        label="Visibility",
+    )
+
+    def __init__(self, *args, namespaces: list[Namespace], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.namespaces = {namespace.name: namespace for namespace in namespaces}
+        self.fields["namespace"].choices = [(name, name) for name in self.namespaces]
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        validate_repository_name(name)
+        return name
+
+    def clean(self) -> dict:
+        data = super().clean()
+        namespace, name = self.namespaces.get(data.get("namespace", "")), data.get("name")
+        if namespace is None or not name:
+            return data
+        data["namespace"] = namespace
+        if len(namespace.name) + 1 + len(name) > 255:
+            self.add_error("name", "The whole name, namespace included, is at most 255 characters.")
+        elif Repository.objects.active().filter(namespace__name=namespace.name, name=name).exists():
+            self.add_error("name", f"{namespace.name}/{name} already exists.")
+        return data

@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 
 from accounts.models import Namespace
 
@@ -14,6 +15,16 @@ class RepositoryQuerySet(models.QuerySet):
     def by_full_name(self, full_name: str) -> "Repository | None":
         namespace, _, name = full_name.partition("/")
         return self.active().filter(namespace__name=namespace, name=name).first()
+
+    def with_counts(self) -> "RepositoryQuerySet":
+        """Annotate tag_count and star_count (subqueries: no join multiplies the rows)."""
+
+        def count(model: type[models.Model]) -> Coalesce:
+            rows = model.objects.filter(repository=OuterRef("pk")).order_by()
+            counted = rows.values("repository").annotate(n=Count("pk")).values("n")
+            return Coalesce(Subquery(counted), 0)
+
+        return self.annotate(tag_count=count(Tag), star_count=count(Star))
 
 
 class Repository(models.Model):

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 from accounts.models import Namespace, User
 from orgs.models import TeamPermission
 
+from . import activity
 from .access import (
     ROLE_PERMISSIONS,
     Permission,
@@ -19,12 +20,25 @@ from .access import (
     get_repository_or_404,
 )
 from .forms import CollaboratorForm, LevelForm, TeamPermissionForm
-from .models import Repository
+from .models import Activity, Repository
 
 
 def _administered(request: HttpRequest, namespace: str, name: str) -> Repository:
     """404 to those who cannot see the repository, 403 to those who see it without admin."""
     return get_repository_or_404(Principal(user=request.user), namespace, name, Permission.ADMIN)
+
+
+def _record_permission(
+    request: HttpRequest, repository: Repository, change: str, **data: str
+) -> None:
+    activity.record(
+        Activity.Action.PERMISSIONS_CHANGED,
+        namespace=repository.namespace,
+        repository=repository,
+        actor=request.user,
+        change=change,
+        **data,
+    )
 
 
 def _back(repository: Repository) -> HttpResponse:
@@ -53,8 +67,11 @@ def settings_permissions(request: HttpRequest, namespace: str, name: str) -> Htt
         added = form.save()
         if is_org:
             message = f"The team {added.team.name} now has {added.level} on {repository}."
+            change = {"team": added.team.name, "permission": added.level}
         else:
             message = f"{added.user.username} can now pull and push {repository}."
+            change = {"collaborator": added.user.username}
+        _record_permission(request, repository, "added", **change)
         messages.success(request, message)
         return _back(repository)
     reach = [
@@ -90,6 +107,9 @@ def team_permission(request: HttpRequest, namespace: str, name: str, team_id: in
     if form.is_valid():
         grant.level = form.cleaned_data["level"]
         grant.save(update_fields=["level"])
+        _record_permission(
+            request, repository, "changed", team=grant.team.name, permission=grant.level
+        )
         messages.success(request, f"The team {grant.team.name} now has {grant.level}.")
     else:
         messages.error(request, "Choose read, write or admin.")
@@ -104,6 +124,7 @@ def team_permission_remove(
     repository = _administered(request, namespace, name)
     grant = get_object_or_404(repository.team_permissions.select_related("team"), team_id=team_id)
     grant.delete()
+    _record_permission(request, repository, "removed", team=grant.team.name)
     messages.success(
         request, f"The team {grant.team.name} no longer has a permission on {repository}."
     )
@@ -117,5 +138,6 @@ def collaborator_remove(
 ) -> HttpResponse:
     repository = _administered(request, namespace, name)
     get_object_or_404(repository.collaborators, user__username=username).delete()
+    _record_permission(request, repository, "removed", collaborator=username)
     messages.success(request, f"{username} is no longer a collaborator on {repository}.")
     return _back(repository)

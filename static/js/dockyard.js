@@ -15,3 +15,17 @@ document.addEventListener("click", (event) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// Selects that apply at once (the platform of a tag's layers).
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-autosubmit]")) event.target.form.submit();
+});
+
+// Create repository: the visibility follows the chosen namespace's default.
+document.addEventListener("change", (event) => {
+  const select = event.target.closest("select[data-visibility-default]");
+  if (!select) return;
+  const value = select.selectedOptions[0].dataset.private;
+  const radio = select.form.querySelector(`input[name="is_private"][value="${value}"]`);
+  if (radio) radio.checked = true;
+});

@@ -107,9 +107,9 @@ class Portal:
                 pytest.fail(f"{program} is missing: `make test` installs the Debian packages")
         self._manage("collectstatic", "--noinput", "-v0")
         self._manage("registry_config", "-v0")
-        registry_config = self.data_dir / "registry" / "config.yml"
         nginx_config = self.data_dir / "nginx" / "nginx.conf"
-        registry = self._spawn("registry", ["docker-registry", "serve", str(registry_config)])
+        # Under registry_serve, which restarts it: garbage collection restarts it read-only.
+        registry = self._spawn("registry", [sys.executable, "manage.py", "registry_serve"])
         self._spawn("nginx", ["nginx", "-c", str(nginx_config), "-g", "daemon off;"])
         portal = self._spawn(
             "portal",
@@ -127,6 +127,18 @@ class Portal:
                 ],
             )  # fmt: skip
         wait_for_http(f"{self.url}/", process=portal, log=self.data_dir / "portal.log")
+        wait_for_http(
+            f"{self.registry_url}/v2/", process=registry, log=self.data_dir / "registry.log"
+        )
+
+    def stop_registry(self) -> None:
+        """Stop the registry and what restarts it, as an outage would."""
+        registry = self.processes["registry"]
+        registry.terminate()
+        registry.wait(timeout=10)
+
+    def start_registry(self) -> None:
+        registry = self._spawn("registry", [sys.executable, "manage.py", "registry_serve"])
         wait_for_http(
             f"{self.registry_url}/v2/", process=registry, log=self.data_dir / "registry.log"
         )
