@@ -103,6 +103,11 @@ http {{
             proxy_pass http://registry;{proxy}
             proxy_request_buffering off;
             proxy_buffering off;
+            # Blobs stream through in large chunks: 4-16 KiB ones cost nginx much more CPU.
+            proxy_buffer_size 256k;
+            proxy_buffers 8 256k;
+            proxy_busy_buffers_size 256k;
+            client_body_buffer_size 256k;
             proxy_read_timeout 900s;
             proxy_send_timeout 900s;
         }}

@@ -234,6 +234,36 @@ def portal(
         server.stop()
 
 
+def wait_until_registry_settles(timeout: float = 120.0, quiet: float = 2.0) -> None:
+    """Deleting a repository queues its clean-up, then garbage collection, which restarts the
+    registry twice: wait until none is under way, and none has been for `quiet` seconds."""
+    from registry.models import GarbageCollection
+    from repos.models import Repository
+
+    deadline = time.monotonic() + timeout
+    settled_since = None
+    while time.monotonic() < deadline:
+        busy = (
+            Repository.objects.filter(state=Repository.State.DELETING).exists()
+            or GarbageCollection.objects.filter(status=GarbageCollection.Status.RUNNING).exists()
+        )
+        if busy:
+            settled_since = None
+        elif settled_since is None:
+            settled_since = time.monotonic()
+        elif time.monotonic() - settled_since >= quiet:
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"the registry was still being cleaned up after {timeout}s")
+
+
+@pytest.fixture
+def registry_settles(portal):
+    """Leave no clean-up or garbage collection running into the next test."""
+    yield
+    wait_until_registry_settles()
+
+
 @pytest.fixture(scope="session")
 def browser():
     if not shutil.which(CHROMIUM):

@@ -20,11 +20,15 @@ from orgs.models import Organization
 from registry.models import GarbageCollection
 from repos.models import Repository, RepositoryRedirect, Tag
 from tests.e2e import test_v1_repositories as v1
-from tests.e2e.conftest import Portal
+from tests.e2e.conftest import Portal, wait_until_registry_settles
 from tests.e2e.test_signup import sign_in, submit
 from tests.support.images import ContainerTools, ToolError
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("registry_settles"),
+]
 
 ROOT = Path(__file__).resolve().parents[2]
 # The v1 tests' fixtures: the session's busybox images, a login file per test, alice's
@@ -154,7 +158,6 @@ def test_alice_deletes_a_tag_then_the_repository_and_gc_frees_its_blobs(
         lambda: not Repository.objects.filter(namespace__name="alice", name="tmp").exists(),
         "the task to empty the registry and remove the rows",
     )
-    assert manifest_unknown(tools, registry, f"alice/tmp@{digest}")
 
     # Garbage collection ran after the deletion, read-only, and freed the blobs.
     run = wait_for(
@@ -166,6 +169,8 @@ def test_alice_deletes_a_tag_then_the_repository_and_gc_frees_its_blobs(
         "garbage collection after the deletion",
     )
     assert run.status == GarbageCollection.Status.DONE, run.output
+    wait_until_registry_settles()
+    assert manifest_unknown(tools, registry, f"alice/tmp@{digest}")
     assert not any(blob_path(portal, blob).exists() for blob in blobs)
     assert before - storage_bytes(portal) >= unique
     assert run.bytes_freed >= unique
@@ -198,9 +203,6 @@ def test_a_deletion_with_the_registry_down_finishes_when_it_is_back(
         assert portal.get("/v1/repositories/alice/outage/images").status_code == 404
     finally:
         portal.start_registry()
-    with pytest.raises(ToolError) as denied:
-        tools.inspect(f"{registry}/alice/outage:1")
-    assert v1.DENIED in denied.value.stderr
 
     # A worker retries the task with a backoff; without one, the operator's command finishes it.
     if not portal.env.get("CELERY_BROKER_URL"):
@@ -209,6 +211,10 @@ def test_a_deletion_with_the_registry_down_finishes_when_it_is_back(
         lambda: not Repository.objects.filter(pk=repository.pk).exists(),
         "the deletion to finish once the registry is back",
     )
+    wait_until_registry_settles()
+    with pytest.raises(ToolError) as denied:
+        tools.inspect(f"{registry}/alice/outage:1")
+    assert v1.DENIED in denied.value.stderr
     assert manifest_unknown(tools, registry, f"alice/outage@{digest}")
 
 
@@ -236,6 +242,7 @@ def test_rename_then_transfer_moves_the_images(
     submit(page, "Rename")
     assert page.url == f"{portal.url}/r/alice/after/settings/"
     status(page).to_contain_text("alice/before is now alice/after")
+    wait_until_registry_settles()
 
     # The images moved: pull them under the new name; the index with both platforms.
     tools.pull(f"{registry}/alice/after:1")
@@ -269,6 +276,7 @@ def test_rename_then_transfer_moves_the_images(
     page.locator("#rename").get_by_label("Name", exact=True).fill("moved")
     submit(page, "Rename")
     assert page.url == f"{portal.url}/r/acme/moved/settings/"
+    wait_until_registry_settles()
     assert tools.inspect(f"{registry}/acme/moved:1")["Digest"] == digest
     pushed = tools.push(image, f"{registry}/acme/moved:2")
     wait_for_tag("acme/moved", "2", pushed)

@@ -18,9 +18,14 @@ from accounts.models import AccessToken, TokenScope, User
 from registry.keys import signing_key
 from registry.tokens import issue_token
 from repos.models import Manifest, Repository, Tag
+from tests.e2e.conftest import wait_until_registry_settles
 from tests.support.images import ContainerTools, ToolError
 
-pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("registry_settles"),
+]
 
 T = TypeVar("T")
 AMD64_IMAGE = "localhost/dockyard-v1-tests/busybox"
@@ -198,11 +203,13 @@ def test_deleting_a_repository_empties_the_registry(portal, tools, alice, alice_
     # At once: the repository is gone for its users.
     gone = requests.get(f"{portal.url}/v1/repositories/alice/v1-doomed/images", timeout=10)
     assert gone.status_code == 404
+    # Once the clean-up and garbage collection ran: pulls are denied, no manifest is left in
+    # the registry, no rows in the portal.
+    wait_until_registry_settles()
     with pytest.raises(ToolError) as denied:
         tools.inspect(f"{registry}/alice/v1-doomed:1.0")
     assert DENIED in denied.value.stderr
 
-    # Once the task ran: no manifest left in the registry, no rows left in the portal.
     def registry_is_empty() -> bool:
         for digest in digests:
             try:

@@ -1,0 +1,17 @@
+-- wrk script for bench/token_throughput.py: the Authorization header from BENCH_AUTH (if
+-- set), and a one-line JSON summary with the latency percentiles at the end.
+local auth = os.getenv("BENCH_AUTH")
+if auth and auth ~= "" then
+  wrk.headers["Authorization"] = auth
+end
+
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    'JSON {"requests": %d, "duration_us": %d, "bytes": %d, "connect_errors": %d, '
+    .. '"read_errors": %d, "write_errors": %d, "status_errors": %d, "timeouts": %d, '
+    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d, "mean_us": %.1f}\n',
+    summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write,
+    e.status, e.timeout, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, latency.mean))
+end
