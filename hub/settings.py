@@ -65,7 +65,13 @@ REGISTRY_EVENTS_SECRET = (
     or hmac.new(SECRET_KEY.encode(), b"registry-events", hashlib.sha256).hexdigest()
 )
 DEBUG = env_bool("DEBUG")
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or [_hub.hostname, "127.0.0.1", "localhost"]
+# nginx passes the registry's host name on for /v1/ (search), so it is one of the portal's.
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS") or [
+    _hub.hostname,
+    urlsplit(f"//{REGISTRY_HOST}").hostname,
+    "127.0.0.1",
+    "localhost",
+]
 CSRF_TRUSTED_ORIGINS = [f"{_hub.scheme}://{_hub.netloc}", *env_list("CSRF_TRUSTED_ORIGINS")]
 
 INSTALLED_APPS = [

@@ -137,7 +137,9 @@ def _repository_for_push(event: RegistryEvent) -> Repository | None:
         return None
     if len(name) > Repository._meta.get_field("name").max_length:
         return None  # never granted; a row that cannot be stored would stop every later event
-    namespace = Namespace.objects.filter(name=namespace_name).first()
+    # Locked until the event is applied: two workers applying pushes to one new repository
+    # (two tags pushed at once) would otherwise both create it, and one would fail.
+    namespace = Namespace.objects.select_for_update().filter(name=namespace_name).first()
     if namespace is None:
         return None
     same_name = Repository.objects.filter(namespace=namespace, name=name)
