@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("accounts.api_urls")),
     path("", include("registry.urls")),
     path("", include("repos.urls_v1")),
+    path("", include("repos.api_search_urls")),
     path("", include("orgs.urls")),
     path("", include("repos.urls")),
     path("", include("orgs.api_urls")),

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from . import views, views_activity, views_pages, views_settings, views_webhooks
+from . import views, views_activity, views_pages, views_search, views_settings, views_webhooks
 
 app_name = "repos"
 
@@ -14,6 +14,9 @@ OVERVIEW = (
 )
 
 urlpatterns = [
+    path("search/", views_search.search, name="search"),
+    path("search/suggest/", views_search.suggestions, name="search-suggest"),
+    path("explore/", views_search.explore, name="explore"),
     path("repository/create/", views_pages.create, name="create"),
     path("_/<path:name>/", views_pages.library, name="library"),
     path(f"{REPOSITORY}tags/", views_pages.tags, name="tags"),

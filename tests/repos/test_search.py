@@ -1,0 +1,228 @@
+"""Search: the ranking as a table of cases, filters and sorts, visibility, the search and
+Explore pages, and suggestions as one types.
+
+Runs on the suite's database: PostgreSQL full-text search with pg_trgm in CI, the plain
+fallback on SQLite by default.
+
+alice owns the public `alice/busybox`, `alice/mybusybox` and `alice/web` (a README term:
+"zstandard"); bob owns the public `bob/mongo-tools` and the private `bob/secret-builder`, whose
+README mentions busybox; `library` holds the official busybox and mongo-express; charlie has
+nothing; `library/busybox-old` is being deleted."""
+
+import pytest
+from django.test import Client
+
+from accounts.models import Namespace, User
+from repos.access import ANONYMOUS, Principal
+from repos.models import Repository, Star
+from repos.search import near_names, search_repositories, suggest
+from tests.conftest import signed_in
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def create(namespace: str, name: str, **fields) -> Repository:
+    owner, _ = Namespace.objects.get_or_create(
+        name=namespace, defaults={"kind": Namespace.Kind.ORG}
+    )
+    return Repository.objects.create(namespace=owner, name=name, **fields)
+
+
+@pytest.fixture
+def hub(alice, bob, charlie) -> dict[str, Repository]:
+    repositories = [
+        create("library", "busybox", description="Busybox base image.", pull_count=1_000),
+        create("library", "mongo-express", description="Web admin for MongoDB", pull_count=10),
+        create("library", "busybox-old", state=Repository.State.DELETING, pull_count=10**9),
+        create("alice", "busybox", description="My busybox", pull_count=5_000_000),
+        create("alice", "mybusybox", description="Another busybox", pull_count=50_000_000),
+        create(
+            "alice",
+            "web",
+            description="A small web server",
+            full_description="# Web\n\nCompresses its answers with zstandard.",
+            pull_count=3,
+        ),
+        create("bob", "mongo-tools", description="Tools for mongo", pull_count=1_000_000),
+        create(
+            "bob",
+            "secret-builder",
+            description="Builds secret things",
+            full_description="Starts from busybox.",
+            is_private=True,
+        ),
+    ]
+    return {repository.full_name: repository for repository in repositories}
+
+
+def names(repositories) -> list[str]:
+    return [repository.full_name for repository in repositories]
+
+
+def principal(who: str) -> Principal:
+    return ANONYMOUS if who == "anonymous" else Principal(user=User.objects.get(username=who))
+
+
+# (who searches, query, the results must start with these, in this order, and never show these)
+RANKING = [
+    ("anonymous", "busybox", ["library/busybox", "alice/busybox"], ["bob/secret-builder"]),
+    ("anonymous", "alice/busybox", ["alice/busybox"], []),
+    ("anonymous", "BusyBox", ["library/busybox", "alice/busybox"], []),
+    ("anonymous", "mongo", ["library/mongo-express", "bob/mongo-tools"], []),
+    ("anonymous", "busybx", ["library/busybox"], []),
+    ("anonymous", "zstandard", ["alice/web"], ["library/busybox"]),
+    ("anonymous", "web server", ["alice/web"], []),
+    ("anonymous", "secret", [], ["bob/secret-builder"]),
+    ("charlie", "secret", [], ["bob/secret-builder"]),
+    ("alice", "secret-builder", [], ["bob/secret-builder"]),
+    ("bob", "secret", ["bob/secret-builder"], []),
+    ("bob", "busybox", ["library/busybox", "alice/busybox"], []),
+    ("bob", "busybox-old", [], ["library/busybox-old"]),
+]
+
+
+@pytest.mark.parametrize(("who", "query", "first", "never"), RANKING)
+def test_ranking(hub, who, query, first, never):
+    found = names(search_repositories(principal(who), query))
+    assert found[: len(first)] == first
+    assert not set(found) & set(never)
+
+
+def test_a_private_readme_term_is_found_only_by_who_may_see_it(hub):
+    assert "bob/secret-builder" in names(search_repositories(principal("bob"), "busybox"))
+    for who in ("anonymous", "alice", "charlie"):
+        assert "bob/secret-builder" not in names(search_repositories(principal(who), "busybox"))
+
+
+def test_changes_show_at_once(hub):
+    web = hub["alice/web"]
+    web.description = "A quokka server"
+    web.save()
+    assert names(search_repositories(ANONYMOUS, "quokka")) == ["alice/web"]
+    web.is_private = True
+    web.save()
+    assert names(search_repositories(ANONYMOUS, "quokka")) == []
+    assert names(search_repositories(principal("alice"), "quokka")) == ["alice/web"]
+    web.name = "kangaroo"
+    web.save()
+    assert names(search_repositories(principal("alice"), "kangaroo")) == ["alice/kangaroo"]
+
+
+def test_stars_weigh_among_equals(hub, charlie):
+    twin_a = create("acme", "widget-a", description="widget")
+    create("acme", "widget-b", description="widget")
+    for user in UserFactory.create_batch(3):
+        Star.objects.create(repository=twin_a, user=user)
+    assert names(search_repositories(ANONYMOUS, "widget"))[:2] == ["acme/widget-a", "acme/widget-b"]
+
+
+def test_filters_and_sorts(hub):
+    everyone = names(search_repositories(ANONYMOUS, ""))
+    assert everyone[:2] == ["library/busybox", "library/mongo-express"]
+    assert "bob/secret-builder" not in everyone
+    assert set(names(search_repositories(ANONYMOUS, "busybox", official=True))) == {
+        "library/busybox"
+    }
+    assert "library/busybox" not in names(search_repositories(ANONYMOUS, "busybox", official=False))
+    assert names(search_repositories(ANONYMOUS, "busybox", namespace="alice"))[:2] == [
+        "alice/busybox",
+        "alice/mybusybox",
+    ]
+    # No automated builds exist yet.
+    assert names(search_repositories(ANONYMOUS, "busybox", automated=True)) == []
+    assert names(search_repositories(ANONYMOUS, "busybox", sort="pulls"))[:2] == [
+        "alice/mybusybox",
+        "alice/busybox",
+    ]
+    hub["alice/web"].save()
+    assert names(search_repositories(ANONYMOUS, "", sort="updated"))[0] == "alice/web"
+    with pytest.raises(ValueError):
+        search_repositories(ANONYMOUS, "busybox", sort="stars")  # type: ignore[arg-type]
+
+
+def test_suggest(hub):
+    assert names(suggest(ANONYMOUS, "busy"))[:2] == ["library/busybox", "alice/busybox"]
+    assert names(suggest(ANONYMOUS, "alice/my")) == ["alice/mybusybox"]
+    assert names(suggest(ANONYMOUS, "busybx"))[0] == "library/busybox"
+    assert len(suggest(ANONYMOUS, "b", limit=2)) == 2
+    assert suggest(ANONYMOUS, "  ") == []
+    assert "bob/secret-builder" not in names(suggest(ANONYMOUS, "secret"))
+    assert names(suggest(principal("bob"), "secret")) == ["bob/secret-builder"]
+
+
+def test_near_names(hub):
+    assert "library/busybox" in names(near_names(ANONYMOUS, "busbox-x"))
+    assert near_names(ANONYMOUS, "") == []
+
+
+def page_names(response) -> list[str]:
+    return [repository.full_name for repository in response.context["page"].object_list]
+
+
+def test_search_page_for_each_visitor(hub, alice, bob, charlie):
+    for client in (Client(), signed_in(alice), signed_in(charlie)):
+        response = client.get("/search/", {"q": "busybox"})
+        assert response.status_code == 200
+        assert page_names(response)[:2] == ["library/busybox", "alice/busybox"]
+        assert "bob/secret-builder" not in page_names(response)
+        assert "secret-builder" not in response.content.decode()
+    response = signed_in(bob).get("/search/", {"q": "busybox"})
+    assert "bob/secret-builder" in page_names(response)
+    assert 'href="/r/bob/secret-builder/"' in response.content.decode()
+
+
+def test_search_page_filters_sort_and_pages(hub):
+    for n in range(30):
+        create("acme", f"thing-{n:02}", description="a thing", pull_count=n)
+    response = Client().get("/search/", {"q": "thing", "sort": "pulls"})
+    assert response.context["page"].paginator.count == 30
+    assert page_names(response)[0] == "acme/thing-29"
+    assert len(page_names(response)) == 25
+    second = Client().get("/search/", {"q": "thing", "sort": "pulls", "page": 2})
+    assert page_names(second)[-1] == "acme/thing-00"
+    official = Client().get("/search/", {"q": "busybox", "official": "1"})
+    assert page_names(official) == ["library/busybox"]
+    scoped = Client().get("/search/", {"q": "busybox", "namespace": "alice", "sort": "nonsense"})
+    assert set(page_names(scoped)) == {"alice/busybox", "alice/mybusybox"}
+    assert "Automated builds (none yet)" in scoped.content.decode()
+
+
+def test_nothing_found_suggests_near_names(hub):
+    response = Client().get("/search/", {"q": "bzbox"})
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "Nothing found" in page
+    assert 'href="/r/library/busybox/"' in page
+
+
+def test_header_box_and_explore_link(hub):
+    page = Client().get("/").content.decode()
+    assert 'action="/search/"' in page
+    assert 'href="/explore/"' in page
+
+
+def test_suggestions_json(hub, bob):
+    response = Client().get("/search/suggest/", {"q": "busy"})
+    assert response.status_code == 200
+    results = response.json()["results"]
+    assert results[0] == {
+        "name": "library/busybox",
+        "description": "Busybox base image.",
+        "official": True,
+        "url": "/r/library/busybox/",
+    }
+    assert Client().get("/search/suggest/", {"q": "secret"}).json() == {"results": []}
+    mine = signed_in(bob).get("/search/suggest/", {"q": "secret"}).json()["results"]
+    assert [result["name"] for result in mine] == ["bob/secret-builder"]
+    assert Client().get("/search/suggest/").json() == {"results": []}
+
+
+def test_explore_shows_public_repositories_only(hub, bob):
+    for client in (Client(), signed_in(bob)):
+        response = client.get("/explore/")
+        assert response.status_code == 200
+        popular = names(response.context["popular"])
+        assert popular[:2] == ["alice/mybusybox", "alice/busybox"]
+        assert "bob/secret-builder" not in popular + names(response.context["recent"])
+        assert "library/busybox-old" not in popular
