@@ -2,49 +2,21 @@
 groups' permissions on a repository. alice owns `acme`; bob is a member through the `readers`
 team, which may read the private `acme/app`; dave is in `writers`; charlie is the outsider."""
 
-import base64
 import re
 
 import pytest
 from django.conf import settings
 from django.core import mail
-from rest_framework.test import APIClient
 
 from accounts.models import AccessToken, Namespace, TokenScope
 from orgs.models import Invitation, Organization, Team, TeamMembership, TeamPermission
 from repos.access import Permission, Principal, repository_permissions
 from repos.models import Repository
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.support.api_clients import anonymous, basic, bearer, token_client
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-def anonymous() -> APIClient:
-    client = APIClient()
-    client.default_format = "json"
-    return client
-
-
-def basic(login: str, secret: str = PASSWORD) -> APIClient:
-    client = anonymous()
-    encoded = base64.b64encode(f"{login}:{secret}".encode()).decode()
-    client.credentials(HTTP_AUTHORIZATION=f"Basic {encoded}")
-    return client
-
-
-def bearer(username: str, secret: str = PASSWORD) -> APIClient:
-    """Signed in as Docker Hub's clients do: a JWT from POST /v2/users/login."""
-    client = anonymous()
-    login = client.post("/v2/users/login", {"username": username, "password": secret})
-    assert login.status_code == 200, login.json()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['token']}")
-    return client
-
-
-def token_client(user, scope: TokenScope) -> APIClient:
-    _, secret = AccessToken.issue(user, f"{scope} token", scope)
-    return bearer(user.username, secret)
 
 
 @pytest.fixture

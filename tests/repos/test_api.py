@@ -2,7 +2,6 @@
 repositories and the organization `acme`; bob is in acme's `readers` team, which may read the
 private `acme/app`, and in `writers` when a test says so; charlie is the outsider."""
 
-import base64
 import hashlib
 import json
 import subprocess
@@ -16,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import AccessToken, Namespace, TokenScope
+from accounts.models import Namespace, TokenScope
 from orgs.models import Collaborator, Organization, Team, TeamMembership, TeamPermission
 from registry.client import OCI_INDEX, OCI_MANIFEST, RegistryClient
 from registry.config import registry_config
@@ -30,7 +29,8 @@ from repos.access import (
     repository_permissions,
 )
 from repos.models import Activity, Manifest, Repository, Star, Tag
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import UserFactory
+from tests.support.api_clients import anonymous, basic, bearer, token_client
 from tests.support.processes import free_port, wait_for_http
 
 pytestmark = pytest.mark.django_db
@@ -38,33 +38,6 @@ pytestmark = pytest.mark.django_db
 DIGEST = "sha256:" + "a" * 64
 INDEX = "sha256:" + "b" * 64
 ARM = "sha256:" + "c" * 64
-
-
-def anonymous() -> APIClient:
-    client = APIClient()
-    client.default_format = "json"
-    return client
-
-
-def basic(login: str, secret: str = PASSWORD) -> APIClient:
-    client = anonymous()
-    encoded = base64.b64encode(f"{login}:{secret}".encode()).decode()
-    client.credentials(HTTP_AUTHORIZATION=f"Basic {encoded}")
-    return client
-
-
-def bearer(username: str, secret: str = PASSWORD) -> APIClient:
-    """Signed in as Docker Hub's clients do: a JWT from POST /v2/users/login."""
-    client = anonymous()
-    login = client.post("/v2/users/login", {"username": username, "password": secret})
-    assert login.status_code == 200, login.json()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {login.json()['token']}")
-    return client
-
-
-def token_client(user, scope: TokenScope) -> APIClient:
-    _, secret = AccessToken.issue(user, f"{scope} token", scope)
-    return bearer(user.username, secret)
 
 
 def assert_error(response, code: int, text: str) -> None:
