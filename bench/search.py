@@ -451,14 +451,14 @@ def measure(
 
 def explain(query: str) -> None:
     """EXPLAIN ANALYZE of every statement that the search runs for this query."""
-    from django.contrib.auth.models import AnonymousUser
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    from repos.access import ANONYMOUS
     from repos.search import search_repositories
 
     with CaptureQueriesContext(connection) as captured:
-        result = search_repositories(AnonymousUser(), query)
+        result = search_repositories(ANONYMOUS, query)
         list(result[:25]) if hasattr(result, "__getitem__") else None
     with connection.cursor() as cursor:
         for statement in captured.captured_queries:

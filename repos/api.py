@@ -14,16 +14,12 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import (
     BooleanField,
-    Count,
     Exists,
     F,
-    IntegerField,
     OuterRef,
     QuerySet,
-    Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
@@ -139,17 +135,10 @@ def _namespace(name: str) -> Namespace:
 
 
 def _with_counts(queryset: QuerySet, principal: Principal) -> QuerySet:
-    """Repositories with their namespace, star count and whether the requester starred them."""
-    stars = (
-        Star.objects.filter(repository=OuterRef("pk"))
-        .order_by()
-        .values("repository")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
+    """Repositories with their namespace and whether the requester starred them (the star
+    count is a field)."""
     starred = Star.objects.filter(repository=OuterRef("pk"), user=principal.user)
     return queryset.select_related("namespace").annotate(
-        star_count=Coalesce(Subquery(stars, output_field=IntegerField()), 0),
         has_starred=Exists(starred)
         if principal.user
         else Value(False, output_field=BooleanField()),

@@ -30,7 +30,14 @@ from orgs.api import principal_of
 from registry.keys import signing_key
 
 from .models import Repository
-from .search import LIBRARY, MAX_QUERY_LENGTH, search_repositories
+from .search import (
+    COUNT_CAP,
+    LIBRARY,
+    MAX_QUERY_LENGTH,
+    CappedPaginator,
+    capped_count,
+    search_repositories,
+)
 
 # Registry tokens are signed with the registry key (ES256); Hub API tokens are not.
 REGISTRY_TOKEN_ALGORITHM = "ES256"
@@ -195,7 +202,8 @@ class V1SearchView(APIView):
         parameters.is_valid(raise_exception=True)
         query, size, page = (parameters.validated_data[key] for key in ("q", "n", "page"))
         found = search_repositories(principal_of(request), query)
-        total = found.count()
+        # Counted up to COUNT_CAP: more are reported as COUNT_CAP.
+        total = min(capped_count(found), COUNT_CAP)
         start = (page - 1) * size
         hits = list(found[start : start + size])
         results = [
@@ -243,8 +251,14 @@ class HubSearchResultSerializer(serializers.Serializer):
     is_automated = serializers.BooleanField()
 
 
+class HubSearchPagination(HubPagination):
+    """Counts up to COUNT_CAP: `count` is at most that, and the pages end there."""
+
+    django_paginator_class = CappedPaginator
+
+
 class HubSearchPageSerializer(serializers.Serializer):
-    count = serializers.IntegerField()
+    count = serializers.IntegerField(help_text=f"At most {COUNT_CAP}: more are not counted.")
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
     results = HubSearchResultSerializer(many=True)
@@ -273,7 +287,7 @@ class HubSearchView(APIView):
         parameters = HubSearchParametersSerializer(data=request.query_params)
         parameters.is_valid(raise_exception=True)
         found = search_repositories(principal_of(request), parameters.validated_data["query"])
-        paginator = HubPagination()
+        paginator = HubSearchPagination()
         hits = paginator.paginate_queryset(found, request, view=self)
         results = [
             {

@@ -1,7 +1,9 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from accounts.models import Namespace
 
@@ -17,14 +19,15 @@ class RepositoryQuerySet(models.QuerySet):
         return self.active().filter(namespace__name=namespace, name=name).first()
 
     def with_counts(self) -> "RepositoryQuerySet":
-        """Annotate tag_count and star_count (subqueries: no join multiplies the rows)."""
+        """Annotate tag_count (a subquery: no join multiplies the rows); star_count is a field,
+        kept in step by the Star signals below."""
 
         def count(model: type[models.Model]) -> Coalesce:
             rows = model.objects.filter(repository=OuterRef("pk")).order_by()
             counted = rows.values("repository").annotate(n=Count("pk")).values("n")
             return Coalesce(Subquery(counted), 0)
 
-        return self.annotate(tag_count=count(Tag), star_count=count(Star))
+        return self.annotate(tag_count=count(Tag))
 
 
 class Repository(models.Model):
@@ -45,6 +48,8 @@ class Repository(models.Model):
     updated = models.DateTimeField(auto_now=True)
     last_pushed = models.DateTimeField(null=True, blank=True)
     pull_count = models.PositiveBigIntegerField(default=0)
+    # The number of Star rows, kept by the Star signals below: search ranks by it per hit.
+    star_count = models.PositiveIntegerField(default=0)
 
     objects = RepositoryQuerySet.as_manager()
 
@@ -122,6 +127,20 @@ class Star(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} starred {self.repository}"
+
+
+@receiver(post_save, sender=Star)
+def _starred(sender: type[Star], instance: Star, created: bool, **kwargs: object) -> None:
+    if created:
+        Repository.objects.filter(pk=instance.repository_id).update(star_count=F("star_count") + 1)
+
+
+@receiver(post_delete, sender=Star)
+def _unstarred(sender: type[Star], instance: Star, **kwargs: object) -> None:
+    # Also for the stars of a deleted user; those of a deleted repository go with it.
+    Repository.objects.filter(pk=instance.repository_id, star_count__gt=0).update(
+        star_count=F("star_count") - 1
+    )
 
 
 class Webhook(models.Model):

@@ -1,13 +1,20 @@
 """Search pages: results with filters, sort and pages; suggestions as one types in the header
 box; Explore, the popular and recently updated public repositories."""
 
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
 from .access import ANONYMOUS
-from .search import LIBRARY, SORTS, near_names, search_repositories, suggest, visible
+from .search import (
+    LIBRARY,
+    SORTS,
+    CappedPaginator,
+    near_names,
+    search_repositories,
+    suggest,
+    visible,
+)
 from .views_pages import principal_of
 
 RESULTS_PER_PAGE = 25
@@ -26,7 +33,7 @@ def search(request: HttpRequest) -> HttpResponse:
     results = search_repositories(
         principal, query, namespace=namespace or None, official=official or None, sort=sort
     )
-    page = Paginator(results, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
+    page = CappedPaginator(results, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "query": query,
         "namespace": namespace,

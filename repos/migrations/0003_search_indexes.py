@@ -10,8 +10,8 @@ from django.db import migrations
 from django.db.backends.base.schema import BaseDatabaseSchemaEditor
 from django.db.migrations.state import StateApps
 
-# The same expression as repos.search.repository_vector(): an index serves only the very
-# expression it was built on.
+# The search expression as it was when this migration was written (0004 replaces this index
+# with a stored document): an index serves only the very expression it was built on.
 CONFIG = SearchConfig("english")
 INDEXES = [
     GinIndex(
