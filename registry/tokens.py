@@ -70,8 +70,13 @@ def _repository_grant(
         namespace = Namespace.objects.filter(name=namespace_name).first()
         if namespace is None or not can_create_in(principal, namespace):
             return []
-        if Repository.objects.filter(namespace=namespace, name=name).exists():
-            # Being deleted: its clean-up goes by name and would take new images with it.
+        being_deleted = Repository.objects.filter(
+            namespace=namespace, name=name, state=Repository.State.DELETING
+        )
+        if being_deleted.exists():
+            # Its clean-up goes by name and would take new images with it. (An active row
+            # that a concurrent push event created since the lookup above is no reason to
+            # refuse: the principal may create, so may push.)
             return []
         allowed = principal.cap(frozenset(Permission))
     return [str(action) for action in requested if action in allowed]
