@@ -2,31 +2,20 @@ from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from orgs.models import OWNERS_TEAM, Organization
+from orgs.models import Organization
+from repos.access import Principal, pullable_repositories
 from repos.models import Repository
 
 
 def dashboard_repositories(user):
     """The user's own repositories and those of their organizations they may pull (as
-    repos.access decides: all of an organization they own, its public ones, and the private
-    ones one of their teams has a level on), most recently pushed first."""
-    organizations = Organization.objects.for_user(user)
-    owned = organizations.filter(teams__name=OWNERS_TEAM, teams__members=user)
-    pullable_in_orgs = Q(namespace__organization__in=organizations) & (
-        Q(is_private=False)
-        | Q(namespace__organization__in=owned)
-        | Q(
-            team_permissions__team__members=user,
-            team_permissions__team__organization__namespace=F("namespace"),
-        )
+    repos.access decides), most recently pushed first."""
+    mine = Repository.objects.filter(
+        Q(namespace__name=user.username)
+        | Q(namespace__organization__in=Organization.objects.for_user(user))
     )
     return (
-        Repository.objects.active()
-        .filter(
-            pk__in=Repository.objects.filter(
-                Q(namespace__name=user.username) | pullable_in_orgs
-            ).values("pk")
-        )
+        pullable_repositories(Principal(user=user), mine)
         .select_related("namespace")
         .with_counts()
         .order_by(F("last_pushed").desc(nulls_last=True), "namespace__name", "name")
