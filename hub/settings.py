@@ -263,6 +263,12 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_BACKEND = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
+# Automated builds: checkouts and buildah's image storage live under BUILDS_DIR.
+BUILDS_DIR = Path(os.environ.get("BUILDS_DIR", HUB_DATA_DIR / "builds")).resolve()
+BUILD_TIMEOUT = int(os.environ.get("BUILD_TIMEOUT", "3600"))  # seconds, clone to push
+BUILD_LOG_LIMIT = int(os.environ.get("BUILD_LOG_LIMIT", str(2 * 1024 * 1024)))  # characters
+BUILDS_MAX_CONCURRENT = int(os.environ.get("BUILDS_MAX_CONCURRENT", "2"))  # on all workers
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.HubBearerAuthentication",

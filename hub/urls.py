@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("repos.urls_v1")),
     path("", include("repos.api_search_urls")),
     path("", include("orgs.urls")),
+    path("", include("builds.urls")),
     path("", include("repos.urls")),
     path("", include("orgs.api_urls")),
     path("", include("repos.api_audit")),

@@ -23,6 +23,7 @@ from repos.access import ANONYMOUS, Principal
 
 from .events import EnvelopeError, parse_envelope, record
 from .models import RefreshToken
+from .robots import ROBOT_LOGIN, RobotCredentialsError, robot_principal
 from .scopes import ScopeError, parse_scopes
 from .tasks import apply_registry_events
 from .tokens import grant, issue_token
@@ -87,10 +88,13 @@ def token(request: HttpRequest) -> JsonResponse:
 def _token_get(request: HttpRequest, scopes) -> JsonResponse:
     try:
         basic = _basic_auth(request)
+        if basic and basic[0] == ROBOT_LOGIN:
+            robot = robot_principal(basic[1])
+            return JsonResponse(issue_token(robot.name, grant(robot, scopes)))
         credentials = check_credentials(request, *basic) if basic else None
     except TooManyAttempts as error:
         return _error(429, str(error), code="TOOMANYREQUESTS")
-    except CredentialsError as error:
+    except (CredentialsError, RobotCredentialsError) as error:
         return _error(401, str(error), code="UNAUTHORIZED")
     account = request.GET.get("account")
     if (
@@ -124,6 +128,12 @@ def _token_post(request: HttpRequest, scopes) -> JsonResponse:
             400, "client_id is required.", code="INVALID_REQUEST", error="invalid_request"
         )
     refresh_token = None
+    if grant_type == "password" and request.POST.get("username") == ROBOT_LOGIN:
+        try:
+            robot = robot_principal(request.POST.get("password", ""))
+        except RobotCredentialsError as error:
+            return _error(401, str(error), code="UNAUTHORIZED", error="invalid_grant")
+        return _token_answer(robot, scopes, refresh_token=None)
     if grant_type == "password":
         try:
             credentials = check_credentials(
@@ -155,7 +165,11 @@ def _token_post(request: HttpRequest, scopes) -> JsonResponse:
             code="INVALID_REQUEST",
             error="unsupported_grant_type",
         )
-    principal = _principal(credentials)
+    return _token_answer(_principal(credentials), scopes, refresh_token)
+
+
+def _token_answer(principal: Principal, scopes, refresh_token: str | None) -> JsonResponse:
+    """The OAuth2 answer of POST /token."""
     access = grant(principal, scopes)
     issued = issue_token(principal.name, access)
     answer = {

@@ -68,7 +68,8 @@ class Principal:
 
     user: User | None = None
     scope: TokenScope | None = None
-    # A build robot acts for one repository only.
+    # A build robot pushes to this one repository; it pulls what `user` (the user it builds
+    # for, if any) may pull.
     robot_repository_id: int | None = None
 
     @property
@@ -147,7 +148,10 @@ def _permissions(
     if principal.robot_repository_id is not None:
         if principal.robot_repository_id == repository.pk:
             return ROBOT_PERMISSIONS
-        return public
+        # Elsewhere a build pulls what the user it builds for may pull (a private base image).
+        found = role() if principal.user is not None else None
+        granted = ROLE_PERMISSIONS[found] if found else frozenset()
+        return (granted | public) & {Permission.PULL}
     found = role()
     granted = ROLE_PERMISSIONS[found] if found else frozenset()
     return principal.cap(granted | public)
@@ -213,9 +217,9 @@ def pullable_repositories(principal: Principal, repositories: QuerySet) -> Query
     repository_permissions decides, filtered in the database."""
     repositories = repositories.filter(state=Repository.State.ACTIVE)
     public = Q(is_private=False)
-    if principal.robot_repository_id is not None:
-        return repositories.filter(public | Q(pk=principal.robot_repository_id))
     user = _active_user(principal)
+    if principal.robot_repository_id is not None:
+        public |= Q(pk=principal.robot_repository_id)
     if user is None:
         return repositories.filter(public)
     if user.is_staff:
