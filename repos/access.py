@@ -241,6 +241,8 @@ def pullable_repositories(principal: Principal, repositories: QuerySet) -> Query
 
 def can_create_in(principal: Principal, namespace: Namespace) -> bool:
     """May this principal create repositories (by push or by form) in this namespace?"""
+    if principal.robot_repository_id is not None:
+        return False  # a build pushes to its own repository only
     if Permission.PUSH not in principal.cap(ALL_PERMISSIONS):
         return False
     if namespace_role(principal, namespace) is Role.OWNER:

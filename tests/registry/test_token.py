@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import AccessToken, Namespace
 from registry.keys import cert_path, key_id
+from registry.robots import ROBOT_LOGIN, issue_robot_secret
 from registry.scopes import Scope, parse_scopes
 from repos.models import Repository
 from tests.factories import PASSWORD, UserFactory
@@ -531,3 +532,49 @@ def test_wrong_passwords_are_never_remembered(counting_hasher):
     for _ in range(3):
         assert get_token(auth=("dana", "guess")).status_code == 401
     assert counting_hasher.verified == 3
+
+
+# Build robots: the builder's `--creds _build:<secret>`
+
+
+def test_a_build_robot_pushes_its_repository_and_pulls_what_its_user_may(alice, bob, repos):
+    app = Repository.objects.get(namespace__name="alice", name="app")
+    secret = issue_robot_secret(app.pk, alice.pk, lifetime=60)
+    scopes = [
+        "repository:alice/app:pull,push",
+        "repository:alice/secret:pull,push",
+        "repository:bob/tool:pull,push",
+        "repository:alice/new:pull,push",
+    ]
+    response = get_token(*scopes, auth=(ROBOT_LOGIN, secret))
+    assert granted(response) == {
+        "alice/app": {"pull", "push"},
+        "alice/secret": {"pull"},
+        "bob/tool": {"pull"},
+    }
+    assert decode(response.json()["token"])["sub"] == "alice"
+    oauth = post_token(
+        grant_type="password", username=ROBOT_LOGIN, password=secret, scope=scopes[0]
+    )
+    assert granted(oauth) == {"alice/app": {"pull", "push"}}
+
+
+def test_a_build_robot_for_bob_pulls_nothing_private_of_alice(alice, bob, repos):
+    tool = Repository.objects.get(namespace__name="bob", name="tool")
+    secret = issue_robot_secret(tool.pk, bob.pk, lifetime=60)
+    response = get_token("repository:alice/secret:pull", auth=(ROBOT_LOGIN, secret))
+    assert granted(response) == {}
+
+
+@pytest.mark.parametrize(
+    ("secret", "message"),
+    [("forged", "Unknown build credentials."), (None, "These build credentials have expired.")],
+)
+def test_forged_or_expired_build_credentials_are_401(alice, repos, secret, message):
+    app = Repository.objects.get(namespace__name="alice", name="app")
+    secret = secret or issue_robot_secret(app.pk, alice.pk, lifetime=-1)
+    response = get_token("repository:alice/app:push", auth=(ROBOT_LOGIN, secret))
+    assert_401(response, message)
+    oauth = post_token(grant_type="password", username=ROBOT_LOGIN, password=secret)
+    assert oauth.status_code == 401
+    assert oauth.json()["details"] == message

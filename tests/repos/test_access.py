@@ -20,6 +20,7 @@ from repos.access import (
     can_create_in,
     can_manage_organization,
     get_repository_or_404,
+    pullable_repositories,
     repository_permissions,
 )
 from repos.models import Repository
@@ -270,6 +271,28 @@ def test_build_robot_pushes_and_pulls_its_own_repository_only(alice, bob, privat
     assert permissions(robot, repo("bob", "hidden", private=True)) == NOTHING
     assert permissions(robot, public) == PULL
     assert permissions(robot, repo("bob", "tool", private=False)) == PULL
+
+
+def test_a_build_robot_for_a_user_pulls_what_the_user_may_pull_and_pushes_one_repository(
+    alice, bob, private, public
+):
+    robot = Principal(user=alice, robot_repository_id=public.pk)
+    other_private = repo("alice", "base", private=True)
+    assert permissions(robot, public) == PULL_PUSH
+    assert permissions(robot, other_private) == PULL  # alice owns it: a private base image
+    assert permissions(robot, private) == PULL
+    assert permissions(robot, repo("bob", "hidden", private=True)) == NOTHING
+    assert set(pullable_repositories(robot, Repository.objects.all())) == {
+        public,
+        private,
+        other_private,
+    }
+    assert not can_create_in(robot, Namespace.objects.get(name="alice"))
+    lone_robot = Principal(robot_repository_id=private.pk)
+    assert set(pullable_repositories(lone_robot, Repository.objects.all())) == {
+        public,
+        private,
+    }
 
 
 @pytest.mark.parametrize("is_private", [False, True], ids=["public", "private"])
