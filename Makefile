@@ -3,10 +3,10 @@ VENV      := .venv
 PYTHON    := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
 SUDO      := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Debian packages: the registry and its front for `make run`; the clients and the browser
-# that the tests drive for real.
-RUN_PACKAGES  := docker-registry nginx
-TEST_PACKAGES := $(RUN_PACKAGES) chromium buildah skopeo podman busybox-static curl redis-server
+# Debian packages: the registry and its front, and what automated builds run (git, buildah),
+# for `make run`; the clients and the browser that the tests drive for real.
+RUN_PACKAGES  := docker-registry nginx git buildah
+TEST_PACKAGES := $(RUN_PACKAGES) chromium skopeo podman busybox-static curl redis-server
 export HUB_DATA_DIR ?= $(CURDIR)/var
 
 .PHONY: run test lint format system-packages clean

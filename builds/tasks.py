@@ -1,6 +1,23 @@
+import logging
+
 from celery import shared_task
 
+from . import builder
+from .models import Build
 
-@shared_task
-def run_build(build_id: int) -> None:
-    raise NotImplementedError("written by the builder")
+log = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, max_retries=None, ignore_result=True)
+def run_build(self, build_id: int) -> None:
+    """Run a queued build when one of the BUILDS_MAX_CONCURRENT slots is free; until then it
+    stays QUEUED and the task comes back every few seconds."""
+    claimed = builder.claim(build_id)
+    if claimed is builder.Claim.BUSY:
+        if self.request.is_eager:
+            # No broker, so no worker to come back to it (only tests run tasks in-process).
+            log.warning("build %s stays queued: every build slot is taken", build_id)
+            return
+        raise self.retry(countdown=builder.BUSY_RETRY_SECONDS)
+    if claimed is builder.Claim.STARTED:
+        builder.execute(Build.objects.get(pk=build_id))

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 
+from hub.workers import builds_queue
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -40,6 +42,9 @@ HUB_API_TOKEN_LIFETIME = int(os.environ.get("HUB_API_TOKEN_LIFETIME", str(24 * 3
 PORTAL_INTERNAL_URL = os.environ.get("PORTAL_INTERNAL_URL", HUB_URL).rstrip("/")
 _hub = urlsplit(HUB_URL)
 HUB_USES_HTTPS = _hub.scheme == "https"
+# Whether REGISTRY_HOST is served over HTTPS (TLS terminated in front of nginx): builds push to
+# it, and pull their FROM images from it, with or without TLS accordingly.
+REGISTRY_TLS = env_bool("REGISTRY_TLS", HUB_USES_HTTPS)
 
 
 def _secret_key() -> str:
@@ -257,6 +262,7 @@ CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "memory://"
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_DEFAULT_QUEUE = os.environ.get("CELERY_QUEUE", "dockyard")
+CELERY_TASK_ROUTES = {"builds.tasks.run_build": {"queue": builds_queue(CELERY_TASK_DEFAULT_QUEUE)}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
@@ -267,7 +273,8 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 BUILDS_DIR = Path(os.environ.get("BUILDS_DIR", HUB_DATA_DIR / "builds")).resolve()
 BUILD_TIMEOUT = int(os.environ.get("BUILD_TIMEOUT", "3600"))  # seconds, clone to push
 BUILD_LOG_LIMIT = int(os.environ.get("BUILD_LOG_LIMIT", str(2 * 1024 * 1024)))  # characters
-BUILDS_MAX_CONCURRENT = int(os.environ.get("BUILDS_MAX_CONCURRENT", "2"))  # on all workers
+# Builds running at once on all workers; `make run` starts a build worker with as many processes.
+BUILDS_MAX_CONCURRENT = int(os.environ.get("BUILDS_MAX_CONCURRENT", "2"))
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [

@@ -18,6 +18,7 @@ import redis
 import requests
 from django.conf import settings
 
+from hub.workers import celery_workers
 from tests.support.github_double import GitHubDouble
 from tests.support.mailbox import Mailbox
 from tests.support.processes import free_port, wait_for_http
@@ -63,7 +64,7 @@ def mailbox(mail_server: Mailbox) -> Mailbox:
 
 class Portal:
     """The whole hub on free ports: the distribution registry, its nginx front, the portal
-    under gunicorn and, when a broker is configured, a Celery worker."""
+    under gunicorn and the Celery workers (on CELERY_BROKER_URL, which `env` must name)."""
 
     def __init__(self, data_dir: Path, env: dict[str, str]):
         self.data_dir = data_dir
@@ -118,14 +119,10 @@ class Portal:
                 "--workers", "2", "--threads", "4", "--access-logfile", "-",
             ],
         )  # fmt: skip
-        if self.env.get("CELERY_BROKER_URL"):
-            self._spawn(
-                "worker",
-                [
-                    sys.executable, "-m", "celery", "-A", "hub", "worker", "--loglevel", "INFO",
-                    "--concurrency", "2", "--without-gossip", "--without-mingle",
-                ],
-            )  # fmt: skip
+        # Builds never run in a web request: there are always workers, as `make run` has.
+        workers = celery_workers(self.env["CELERY_QUEUE"], settings.BUILDS_MAX_CONCURRENT)
+        for name, argv in workers.items():
+            self._spawn(name, argv)
         wait_for_http(f"{self.url}/", process=portal, log=self.data_dir / "portal.log")
         wait_for_http(
             f"{self.registry_url}/v2/", process=registry, log=self.data_dir / "registry.log"
@@ -222,11 +219,22 @@ def portal_env(
     }
 
 
+def broker_url(cache_server: str) -> str:
+    """CELERY_BROKER_URL when set (CI's Redis), else another database of the session's own
+    Redis than its cache: tests empty the cache."""
+    return os.environ.get("CELERY_BROKER_URL") or cache_server.rpartition("/")[0] + "/1"
+
+
 @pytest.fixture(scope="session")
 def portal(
-    django_db_setup, django_db_blocker, tmp_path_factory, portal_env: dict[str, str]
+    django_db_setup,
+    django_db_blocker,
+    tmp_path_factory,
+    portal_env: dict[str, str],
+    cache_server: str,
 ) -> Iterator[Portal]:
-    server = Portal(tmp_path_factory.mktemp("portal"), portal_env)
+    env = {"CELERY_BROKER_URL": broker_url(cache_server), **portal_env}
+    server = Portal(tmp_path_factory.mktemp("portal"), env)
     try:
         server.start()
         yield server

@@ -11,6 +11,7 @@ import redis
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from hub.workers import celery_workers
 from registry.config import nginx_config_path, write_configs
 
 
@@ -52,10 +53,9 @@ class Command(BaseCommand):
                 "--workers", str(workers), "--threads", "4", "--access-logfile", "-",
             ],
         }  # fmt: skip
-        commands["worker"] = [
-            sys.executable, "-m", "celery", "-A", "hub", "worker",
-            "--loglevel", "INFO", "--concurrency", "2",
-        ]  # fmt: skip
+        commands.update(
+            celery_workers(settings.CELERY_TASK_DEFAULT_QUEUE, settings.BUILDS_MAX_CONCURRENT)
+        )
         processes = {name: subprocess.Popen(argv) for name, argv in commands.items()}
         self._announce(processes)
         stopping = False
@@ -89,7 +89,10 @@ class Command(BaseCommand):
             mail = "printed here, in this terminal (set EMAIL_URL to send real mail)"
         else:
             mail = f"sent through SMTP at {settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-        worker = f"running, broker {urlsplit(self.broker).scheme}"
+        worker = (
+            f"running, broker {urlsplit(self.broker).scheme}; builds on their own worker "
+            f"({settings.BUILDS_MAX_CONCURRENT} at once)"
+        )
         self.stdout.write(
             self.style.SUCCESS(f"\n{settings.HUB_NAME} is up at {settings.HUB_URL}/\n")
             + f"  Registry:            {settings.REGISTRY_HOST}  (podman login --tls-verify=false "
