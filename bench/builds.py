@@ -45,7 +45,6 @@ from pathlib import Path
 from harness import PASSWORD, ROOT, Stack, free_port, machine, require
 
 MESSAGE = "this is my new container to make image and then push to hub"
-SCOPES = {"read:user", "user:email", "repo", "admin:repo_hook"}
 BASE = "localhost/bench/busybox"
 
 
@@ -103,7 +102,7 @@ def main() -> None:
         packages="docker-registry nginx buildah busybox-static git redis-server",
     )  # fmt: skip
 
-    from tests.support.github_double import GitHubDouble
+    from tests.support.github_double import GitHubDouble, link_account
     from tests.support.images import ContainerTools
 
     print(machine())
@@ -123,42 +122,24 @@ def main() -> None:
     parts: dict[str, list[float]] = {"webhook": [], "queue": [], "worker": [], "git": []}
     try:
         stack.django()
-        from allauth.socialaccount.models import SocialAccount, SocialToken
         from django.core.management import call_command
         from django.db import connections
 
         from accounts.models import Namespace
-        from builds.github import GitHubClient
-        from builds.models import Build, BuildRule, BuildSource
+        from builds.models import Build
+        from builds.views_source import connect_source
         from registry.config import nginx_config_path
         from repos.models import Repository, Tag
 
         alice = stack.make_user("alice")
-        octo = github.add_user("octo")
-        token = github.issue_token(octo, SCOPES).token
-        account = SocialAccount.objects.create(
-            user=alice, provider="github", uid=str(octo.id), extra_data={"login": "octo"}
-        )
-        SocialToken.objects.create(account=account, token=token)
+        link_account(github, alice, "octo")
         repo = github.add_repository("octo", "bench")
         repository = Repository.objects.create(
             namespace=Namespace.objects.get(name="alice"), name="bench"
         )
-        secret = "bench-webhook-secret"
-        hook_id = GitHubClient(token).create_push_hook(
-            "octo/bench", f"{stack.portal_url}/webhooks/github", secret
-        )
-        source = BuildSource.objects.create(
-            repository=repository,
-            github_id=repo.id,
-            github_full_name=repo.full_name,
-            clone_url=repo.clone_url,
-            html_url=repo.html_url,
-            hook_id=hook_id,
-            webhook_secret=secret,
-            connected_by=alice,
-        )
-        BuildRule.objects.create(source=source, source_ref="main", docker_tag="latest")
+        # As the Source page does: the push webhook installed through the REST API, and Docker
+        # Hub's default rule (the default branch builds `latest`).
+        connect_source(alice, repository, repo.full_name)
 
         from django.conf import settings
 

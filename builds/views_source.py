@@ -80,7 +80,7 @@ def source(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
             error = "Choose a GitHub repository."
         else:
             try:
-                _connect(request.user, repository, full_name)
+                connect_source(request.user, repository, full_name)
             except GitHubError as refused:
                 error = str(refused)
             else:
@@ -103,7 +103,7 @@ def source(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     )
 
 
-def _connect(user: User, repository: Repository, full_name: str) -> BuildSource:
+def connect_source(user: User, repository: Repository, full_name: str) -> BuildSource:
     """Install the push webhook on GitHub, then save the source and its default rule; nothing
     is saved if GitHub refuses. GitHubError says why."""
     client = GitHubClient.for_user(user)

@@ -3,6 +3,8 @@ from django.core.cache import cache
 from django.test import Client
 
 import hub.celery
+from orgs.models import Organization, Team, TeamMembership, TeamPermission
+from repos.models import Repository
 from tests.factories import PASSWORD, UserFactory
 
 
@@ -67,3 +69,14 @@ def bob_client(bob) -> Client:
 @pytest.fixture
 def charlie_client(charlie) -> Client:
     return signed_in(charlie)
+
+
+@pytest.fixture
+def acme(alice, bob) -> Organization:
+    """alice's organization; bob is in its `crew` team, which may read the private acme/app."""
+    organization = Organization.create("acme", alice)
+    crew = Team.objects.create(organization=organization, name="crew")
+    TeamMembership.objects.create(team=crew, user=bob)
+    app = Repository.objects.create(namespace=organization.namespace, name="app", is_private=True)
+    TeamPermission.objects.create(team=crew, repository=app, level="read")
+    return organization

@@ -9,20 +9,9 @@ import pytest
 from django.utils import timezone
 
 from builds.models import Build, BuildRule, BuildSource
-from orgs.models import Organization, Team, TeamMembership, TeamPermission
 from repos.models import Repository
 from tests.factories import BuildFactory, BuildRuleFactory, BuildSourceFactory
 from tests.support.github_double import GitHubDouble
-
-
-@pytest.fixture
-def acme(alice, bob) -> Organization:
-    organization = Organization.create("acme", alice)
-    crew = Team.objects.create(organization=organization, name="crew")
-    TeamMembership.objects.create(team=crew, user=bob)
-    app = Repository.objects.create(namespace=organization.namespace, name="app", is_private=True)
-    TeamPermission.objects.create(team=crew, repository=app, level="read")
-    return organization
 
 
 @pytest.fixture
@@ -67,3 +56,11 @@ def github_server() -> Iterator[GitHubDouble]:
     double.start()
     yield double
     double.stop()
+
+
+@pytest.fixture
+def github(github_server: GitHubDouble, settings) -> GitHubDouble:
+    """The double with nothing in it, and Dockyard pointed at it."""
+    github_server.reset()
+    settings.GITHUB_URL = github_server.url
+    return github_server

@@ -10,18 +10,11 @@ from pathlib import Path
 import pytest
 
 from builds.github import GitHubClient, GitHubError, GitHubRepository, api_url, github_token_for
-from tests.support.github_double import ZERO_SHA, GitHubDouble, link_account
+from tests.support.github_double import ZERO_SHA, link_account
 
 pytestmark = pytest.mark.django_db
 
 HOOK_URL = "https://hub.example.com/webhooks/github"
-
-
-@pytest.fixture
-def github(github_server: GitHubDouble, settings) -> GitHubDouble:
-    github_server.reset()
-    settings.GITHUB_URL = github_server.url
-    return github_server
 
 
 @pytest.fixture

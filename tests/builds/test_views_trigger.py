@@ -9,16 +9,9 @@ from django.test import Client
 from builds.models import Build, BuildRule, BuildSource
 from tests.builds.test_views import BUILDS, make_writer, text
 from tests.factories import BuildRuleFactory, BuildSourceFactory
-from tests.support.github_double import GitHubDouble, GitHubRepo, link_account
+from tests.support.github_double import GitHubRepo, link_account
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def github(github_server: GitHubDouble, settings) -> GitHubDouble:
-    github_server.reset()
-    settings.GITHUB_URL = github_server.url
-    return github_server
 
 
 @pytest.fixture

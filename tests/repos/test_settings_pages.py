@@ -10,7 +10,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import Namespace
-from orgs.models import Organization, Team, TeamMembership, TeamPermission
+from orgs.models import TeamPermission
 from repos.models import Activity, Repository
 from tests.conftest import signed_in
 from tests.registry.test_token import get_token, granted
@@ -19,16 +19,6 @@ pytestmark = pytest.mark.django_db
 
 APP = "/r/acme/app/settings/"
 MINE = "/r/alice/mine/settings/"
-
-
-@pytest.fixture
-def acme(alice, bob) -> Organization:
-    organization = Organization.create("acme", alice)
-    crew = Team.objects.create(organization=organization, name="crew")
-    TeamMembership.objects.create(team=crew, user=bob)
-    app = Repository.objects.create(namespace=organization.namespace, name="app", is_private=True)
-    TeamPermission.objects.create(team=crew, repository=app, level="read")
-    return organization
 
 
 @pytest.fixture
