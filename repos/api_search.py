@@ -35,7 +35,6 @@ from .search import (
     LIBRARY,
     MAX_QUERY_LENGTH,
     CappedPaginator,
-    capped_count,
     search_repositories,
 )
 
@@ -203,7 +202,7 @@ class V1SearchView(APIView):
         query, size, page = (parameters.validated_data[key] for key in ("q", "n", "page"))
         found = search_repositories(principal_of(request), query)
         # Counted up to COUNT_CAP: more are reported as COUNT_CAP.
-        total = min(capped_count(found), COUNT_CAP)
+        total = min(found.count(), COUNT_CAP)
         start = (page - 1) * size
         hits = list(found[start : start + size])
         results = [
@@ -212,7 +211,7 @@ class V1SearchView(APIView):
                 "description": hit.description,
                 "star_count": hit.star_count,
                 "is_official": _is_official(hit),
-                "is_automated": False,
+                "is_automated": hit.is_automated,
             }
             for hit in hits
         ]
@@ -297,7 +296,7 @@ class HubSearchView(APIView):
                 "pull_count": hit.pull_count,
                 "repo_owner": hit.namespace.name,
                 "is_official": _is_official(hit),
-                "is_automated": False,
+                "is_automated": hit.is_automated,
             }
             for hit in hits
         ]

@@ -1,23 +1,32 @@
 """Search over repositories, for the web pages, the Hub API and /v1/search.
 
-It queries the live rows (on PostgreSQL their search document is kept by a trigger in the same
+It queries the live rows (on PostgreSQL their search columns are kept by triggers in the same
 transaction), so a push, an edited description, a visibility flip, a rename or a deletion shows
 at once, and filters through
 pullable_repositories so that nobody finds what they may not see.
 
 Ranking, best match: an exact `ns/name` or `name` first, then repositories of `library` whose
-name matches, then relevance weighed with pulls and stars on a log scale. Relevance is
-PostgreSQL full-text search (name A, namespace B, description B, README C) plus pg_trgm
-similarity on the name, which tolerates typos ("busybx" finds busybox). On SQLite a plain
-fallback: substring matches on the same fields and, for typos, difflib over the names.
+name matches, then hits in the name, namespace or description by relevance weighed with pulls
+and stars on a log scale, then hits only in the README by pulls and stars. Relevance is
+PostgreSQL full-text search on the name (A), namespace and description (B), plus how much of
+the name the query is, or a constant for a name one typo away ("busybx" finds busybox, "ngnix"
+nginx). On SQLite a plain fallback: substring matches on the same fields.
+
+On PostgreSQL a broad query ("node": half of all READMEs) does not rank every hit: the hits in
+the name, namespace or description are ranked in full, and of the README-only hits only those
+that can reach the page asked for, taken from an index in the order they rank in (see
+SearchResults).
 """
 
 import difflib
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Literal
 
 from django.contrib.postgres.search import (
     SearchQuery,
     SearchRank,
+    SearchVectorExact,
     SearchVectorField,
     TrigramSimilarity,
 )
@@ -26,6 +35,7 @@ from django.db import connection, transaction
 from django.db.models import (
     BooleanField,
     Case,
+    Expression,
     F,
     FloatField,
     Func,
@@ -36,10 +46,8 @@ from django.db.models import (
     When,
 )
 from django.db.models.expressions import CombinedExpression, RawSQL
-from django.db.models.functions import Ln
+from django.db.models.functions import Length, Ln
 from django.utils.functional import cached_property
-
-from accounts.models import Namespace
 
 from .access import Principal, pullable_repositories
 from .models import Repository
@@ -48,18 +56,23 @@ LIBRARY = "library"
 Sort = Literal["best", "pulls", "updated"]
 SORTS: tuple[Sort, ...] = ("best", "pulls", "updated")
 MAX_QUERY_LENGTH = 255
-# The text search configuration of the stored document (migration 0004) and of the query: the
-# two must be the same for the stemmed words to meet.
+# The text search configuration of the stored columns (migrations 0004, 0006) and of the
+# query: the two must be the same for the stemmed words to meet.
 TEXT_SEARCH_CONFIG = "english"
-# Names this close (difflib's ratio) count as a typo of the query on SQLite.
-TYPO_CUTOFF = 0.8
 # How much popularity weighs: relevance × (1 + ln(1 + pulls)/PULLS + ln(1 + stars)/STARS).
+# Migration 0006 stores the same on PostgreSQL (search_popularity).
 PULLS_DAMPING = 20.0
 STARS_DAMPING = 10.0
-# What a hit scores at least on PostgreSQL: a README-only hit (weight C), which is not ranked.
+# What a hit scores at least: a README-only hit, which is not ranked by its text.
 README_RELEVANCE = 0.01
-# ts_rank's weights of D, C (README), B (namespace, description) and A (name).
+# ts_rank's weights of D, C, B (namespace, description) and A (name).
 RANK_WEIGHTS = [0.0, 0.0, 0.4, 1.0]
+# A name one edit (a letter left out, added, changed, or two swapped) away from the query is a
+# typo of it, for queries of this many characters: shorter ones would find too many names,
+# longer ones would ask for too many (about 80 per character).
+TYPO_LENGTHS = range(4, 25)
+TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"
+TYPO_RELEVANCE = 0.5
 # Near names for the "nothing found" page: looser than the search itself.
 NEAR_SIMILARITY = 0.15
 NEAR_CUTOFF = 0.5
@@ -86,7 +99,10 @@ class CappedPaginator(Paginator):
 
     @cached_property
     def _counted(self) -> int:
-        return capped_count(self.object_list)
+        counted = self.object_list
+        if isinstance(counted, SearchResults):
+            return counted.count()
+        return capped_count(counted)
 
     @cached_property
     def count(self) -> int:
@@ -98,18 +114,18 @@ class CappedPaginator(Paginator):
 
 
 class TrigramMatch(Func):
-    """`name % 'text'`: pg_trgm similarity above its threshold (0.3), answered by the trigram
-    GIN index on the name."""
+    """`name % 'text'`: pg_trgm similarity above its threshold, answered by the trigram GIN
+    index on the name."""
 
     arg_joiner = " %% "
     template = "(%(expressions)s)"
     output_field = BooleanField()
 
 
-def stored_document() -> RawSQL:
-    """The stored, weighted text of a repository (migration 0004's column, kept by a trigger,
-    with its GIN index); PostgreSQL only."""
-    return RawSQL('"repos_repository"."search_document"', [], output_field=SearchVectorField())
+def stored(column: str, output_field: object) -> RawSQL:
+    """A search column of repos_repository that only PostgreSQL has (migrations 0004, 0006):
+    not in the model, so read through RawSQL."""
+    return RawSQL(f'"repos_repository"."{column}"', [], output_field=output_field)
 
 
 def normalize(query: str) -> str:
@@ -121,10 +137,148 @@ def is_postgresql() -> bool:
 
 
 def visible(principal: Principal) -> QuerySet[Repository]:
-    """Every repository the principal may see, with its namespace, tag and star counts."""
-    return pullable_repositories(
-        principal, Repository.objects.select_related("namespace").with_counts()
-    )
+    """Every repository the principal may see, with its namespace."""
+    return pullable_repositories(principal, Repository.objects.select_related("namespace"))
+
+
+def typos(word: str) -> set[str]:
+    """Every name one edit away from the word (Damerau: a character deleted, inserted,
+    replaced, or two neighbours swapped), or none for a word outside TYPO_LENGTHS."""
+    if len(word) not in TYPO_LENGTHS:
+        return set()
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return (
+        {head + tail[1:] for head, tail in splits if tail}
+        | {head + tail[1] + tail[0] + tail[2:] for head, tail in splits if len(tail) > 1}
+        | {head + c + tail[1:] for head, tail in splits if tail for c in TYPO_ALPHABET}
+        | {head + c + tail for head, tail in splits for c in TYPO_ALPHABET}
+    ) - {word}
+
+
+@dataclass
+class Match:
+    """What a query finds: `strong`, hits in the name, namespace or description, which rank
+    before `weak`, the hits found only in the README (None: there are none), ordered among
+    themselves by popularity alone."""
+
+    strong: Q
+    weak: Q | None
+    name_match: Q
+    relevance: Expression
+    exact: Expression
+
+
+# The column that orders the README-only hits, as they rank, for each sort.
+WEAK_ORDER: dict[Sort, str] = {"best": "popularity", "pulls": "pull_count", "updated": "updated"}
+ORDER: dict[Sort, tuple[str, ...]] = {
+    "best": ("-exact", "-official_match", "-strong", "-score", "-pull_count"),
+    "pulls": ("-pull_count", "-exact", "-score"),
+    "updated": ("-updated", "-exact", "-score"),
+}
+
+
+class SearchResults:
+    """The ranked hits of a search, sliced as pages and counted up to COUNT_CAP + 1.
+
+    On PostgreSQL a slice [start:stop] ranks only the hits that can be among the first `stop`:
+    with the best-match sort, when there are at least `stop` hits in the name, namespace or
+    description, those alone (README-only hits come after them); when there are more than
+    COUNT_CAP hits in all, those and the README hits whose sort key is at least that of the
+    stop-th README hit, ties included, so that the page is the one a ranking of every hit
+    would give. The stop-th is found by walking an index in key order, which is short as
+    there are that many README hits. Fewer hits are ranked in full."""
+
+    def __init__(self, repositories: QuerySet[Repository], match: Match, sort: Sort):
+        self.repositories = repositories.alias(popularity=popularity())
+        self.match = match
+        self.sort = sort
+
+    def _ranked(self, where: Q) -> QuerySet[Repository]:
+        match = self.match
+        return (
+            self.repositories.filter(where)
+            .annotate(
+                exact=match.exact,
+                official_match=Case(
+                    When(match.name_match & Q(namespace__name=LIBRARY), then=Value(1)),
+                    default=Value(0),
+                    output_field=IntegerField(),
+                ),
+                strong=Case(When(match.strong, then=Value(1)), default=Value(0)),
+                # README-only hits in popularity's order alone, the order their index has.
+                score=Case(
+                    When(match.strong, then=match.relevance),
+                    default=Value(README_RELEVANCE),
+                    output_field=FloatField(),
+                )
+                * F("popularity"),
+            )
+            .order_by(*ORDER[self.sort], "namespace__name", "name")
+        )
+
+    @cached_property
+    def _every_hit(self) -> Q:
+        weak = self.match.weak
+        return self.match.strong if weak is None else self.match.strong | weak
+
+    @cached_property
+    def hits(self) -> QuerySet[Repository]:
+        """Every hit, ranked (the whole of them: for iterating over few)."""
+        return self._ranked(self._every_hit)
+
+    @cached_property
+    def _strong_count(self) -> int:
+        return capped_count(self.repositories.filter(self.match.strong))
+
+    @cached_property
+    def _count(self) -> int:
+        if self.match.weak is None or self._strong_count > COUNT_CAP:
+            return self._strong_count
+        return capped_count(self.repositories.filter(self._every_hit))
+
+    def count(self) -> int:
+        """How many hits, up to COUNT_CAP + 1 (more than the cap, then)."""
+        return self._count
+
+    def __iter__(self) -> Iterator[Repository]:
+        return iter(self.hits)
+
+    def __len__(self) -> int:
+        return self.count()
+
+    def __getitem__(self, page: slice) -> list[Repository]:
+        if not isinstance(page, slice) or page.stop is None:
+            raise TypeError("Search results are taken a page at a time: results[start:stop].")
+        ranked = self._up_to(page.stop)
+        if not is_postgresql():
+            return with_automated_flag(list(ranked[page]))
+        # Ranked by id alone, then the page's rows fetched: sorting thousands of whole rows
+        # (with their READMEs) for 25 of them costs more than the ranking.
+        ids = list(ranked.values_list("pk", flat=True)[page])
+        return with_automated_flag(list(self._ranked(Q(pk__in=ids))))
+
+    def _up_to(self, stop: int) -> QuerySet[Repository]:
+        """Ranked, the hits that can be among the first `stop`."""
+        weak = self.match.weak
+        if weak is None or not is_postgresql():
+            return self.hits
+        if self.sort == "best" and self._strong_count >= stop:
+            return self._ranked(self.match.strong)
+        if self.count() <= COUNT_CAP:
+            return self.hits
+        key = WEAK_ORDER[self.sort]
+        # The stop-th README hit, or any hit (the strong among them only raise the bar: they
+        # are ranked anyway, and then fewer README hits can reach the page).
+        boundary = (
+            self.repositories.filter(weak)
+            .annotate(bar=F(key))
+            .order_by("-bar")
+            .values_list("bar", flat=True)[stop - 1 : stop]
+        )
+        bar = next(iter(boundary), None)
+        if bar is None:
+            return self.hits
+        return self._ranked(self.match.strong | (weak & Q(**{f"{key}__gte": bar})))
 
 
 def search_repositories(
@@ -135,13 +289,13 @@ def search_repositories(
     official: bool | None = None,
     automated: bool | None = None,
     sort: Sort = "best",
-) -> QuerySet[Repository]:
+) -> SearchResults:
     """The repositories the principal may see that match the query, ranked by `sort`.
 
-    An empty query matches everything visible. `official` means the `library` namespace.
-    There are no automated builds yet, so `automated=True` finds nothing and `automated=False`
-    filters nothing. Rows carry `exact` (2: ns/name, 1: name), `official_match`, `score`,
-    `tag_count` and `star_count`.
+    An empty query matches everything visible. `official` means the `library` namespace,
+    `automated` a repository built from GitHub (builds.BuildSource). Rows carry `exact`
+    (2: ns/name, 1: name), `official_match`, `strong` (1: a hit in the name, namespace or
+    description) and `score`; a page's rows also `is_automated`.
     """
     if sort not in SORTS:
         raise ValueError(f"Unknown sort {sort!r}: one of {', '.join(SORTS)}")
@@ -152,28 +306,35 @@ def search_repositories(
         repositories = repositories.filter(namespace__name=LIBRARY)
     elif official is False:
         repositories = repositories.exclude(namespace__name=LIBRARY)
-    if automated:
-        repositories = repositories.none()
+    if automated is not None:
+        repositories = repositories.filter(build_source__isnull=not automated)
     text = normalize(query)
-    if text:
-        repositories = _match(repositories, text)
+    if not text:
+        # Everything: `library` first, then by popularity alone.
+        library = Q(namespace__name=LIBRARY)
+        match = Match(library, ~library, library, Value(1.0), Value(0))
     else:
-        repositories = repositories.annotate(
-            exact=Value(0),
-            official_match=Case(
-                When(namespace__name=LIBRARY, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
-            relevance=Value(1.0),
-        )
-    repositories = repositories.annotate(score=F("relevance") * _popularity())
-    order = {
-        "best": ("-exact", "-official_match", "-score", "-pull_count"),
-        "pulls": ("-pull_count", "-exact", "-score"),
-        "updated": ("-updated", "-exact", "-score"),
-    }[sort]
-    return repositories.order_by(*order, "namespace__name", "name")
+        near = typo_names(repositories, _split(text)[1])
+        match = (_postgresql_match if is_postgresql() else _sqlite_match)(text, near)
+    return SearchResults(repositories, match, sort)
+
+
+def with_automated_flag(repositories: list[Repository]) -> list[Repository]:
+    """Set `is_automated` on a page of repositories: built from GitHub (one query)."""
+    automated = set(
+        Repository.objects.filter(
+            pk__in=[repository.pk for repository in repositories], build_source__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    for repository in repositories:
+        repository.is_automated = repository.pk in automated
+    return repositories
+
+
+def popularity() -> Expression:
+    if is_postgresql():
+        return stored("search_popularity", FloatField())
+    return _popularity()
 
 
 def _popularity() -> CombinedExpression:
@@ -199,70 +360,87 @@ def _exact(text: str) -> Case:
     return Case(*whens, default=Value(0), output_field=IntegerField())
 
 
-def _match(repositories: QuerySet[Repository], text: str) -> QuerySet[Repository]:
-    namespace, name = _split(text)
-    exact_full = Q(namespace__name=namespace, name=name) if namespace else Q(pk__in=[])
-    if is_postgresql():
-        # Names are lower case (as the registry wants them) and so is the query: a plain LIKE,
-        # which the trigram index answers, where ILIKE on UPPER(name) would read every row.
-        name_match = Q(name__contains=text) | Q(TrigramMatch(F("name"), Value(name)))
-        if name != text:
-            name_match |= Q(name__contains=name)
-        words = SearchQuery(
-            text.replace("/", " "), config=TEXT_SEARCH_CONFIG, search_type="websearch"
-        )
-        # Namespaces named by a word of the query, looked up first so that every arm of the
-        # filter can use an index.
-        namespace_ids = list(
-            Namespace.objects.filter(name__in=text.replace("/", " ").split()).values_list(
-                "pk", flat=True
-            )
-        )
-        repositories = repositories.alias(document=stored_document()).filter(
-            # Cheap arms first: PostgreSQL evaluates an OR in order when it reads every row.
-            exact_full | Q(namespace_id__in=namespace_ids) | name_match | Q(document=words)
-        )
-        # Ranked on the stored document, the README (weight C) weighing nothing: it makes a
-        # hit, scored README_RELEVANCE, but does not rank it.
-        relevance = (
-            SearchRank(stored_document(), words, weights=RANK_WEIGHTS)
-            + TrigramSimilarity("name", name)
-            + Value(README_RELEVANCE)
-        )
-    else:
-        typos = difflib.get_close_matches(
-            name, set(repositories.values_list("name", flat=True)), n=10, cutoff=TYPO_CUTOFF
-        )
-        name_match = Q(name__icontains=name) | Q(name__in=typos)
-        every_word = Q()
-        for word in text.replace("/", " ").split():
-            every_word &= (
-                Q(name__icontains=word)
-                | Q(namespace__name__icontains=word)
-                | Q(description__icontains=word)
-                | Q(full_description__icontains=word)
-            )
-        repositories = repositories.filter(every_word | name_match | exact_full)
-        # The weights of the PostgreSQL vector, roughly: name A, namespace and description B,
-        # README C, and a typo below them all.
-        relevance = Case(
-            When(Q(name__icontains=name), then=Value(1.0)),
-            When(
-                Q(namespace__name__icontains=name) | Q(description__icontains=name),
-                then=Value(0.4),
-            ),
-            When(full_description__icontains=name, then=Value(0.2)),
-            default=Value(0.1),
-            output_field=FloatField(),
-        )
-    return repositories.annotate(
+def typo_names(repositories: QuerySet[Repository], name: str) -> list[str]:
+    """The names of repositories that are one typo away from a single-word query that no name
+    contains: "ngnix" gives nginx, "proxy" nothing (proxies are found as they are)."""
+    if " " in name or len(name) not in TYPO_LENGTHS:
+        return []
+    if repositories.filter(name__contains=name).exists():
+        return []
+    near = typos(name)
+    if not is_postgresql():
+        return sorted(near & set(repositories.values_list("name", flat=True)))
+    # One array, not an IN list of a thousand parameters that the planner would weigh one
+    # by one; the index on the name answers it.
+    named = RawSQL('"repos_repository"."name" = ANY(%s)', [sorted(near)], BooleanField())
+    return sorted(repositories.filter(named).values_list("name", flat=True).distinct())
+
+
+def _name_match(text: str, near: list[str]) -> Q:
+    """The name contains the query (or its name part) or is a typo of it. Names are lower
+    case (as the registry wants them) and so is the query: a plain LIKE, which the trigram
+    index answers, where ILIKE on UPPER(name) would read every row."""
+    _, name = _split(text)
+    name_match = Q(name__contains=text) | Q(name__in=near)
+    if name != text:
+        name_match |= Q(name__contains=name)
+    return name_match
+
+
+def _postgresql_match(text: str, near: list[str]) -> Match:
+    _, name = _split(text)
+    name_match = _name_match(text, near)
+    words = SearchQuery(text.replace("/", " "), config=TEXT_SEARCH_CONFIG, search_type="websearch")
+    title = stored("search_title", SearchVectorField())
+    # How much of the name the query is (1 for the name itself), or a typo's constant: the
+    # share of trigrams, similarity(), costs more than the rest of the ranking together.
+    closeness = Case(
+        When(Q(name__contains=name), then=Value(float(len(name))) / Length("name")),
+        When(Q(name__in=near), then=Value(TYPO_RELEVANCE)),
+        default=Value(0.0),
+        output_field=FloatField(),
+    )
+    return Match(
+        strong=name_match | Q(SearchVectorExact(title, words)),
+        weak=Q(SearchVectorExact(stored("search_document", SearchVectorField()), words)),
+        name_match=name_match,
+        relevance=SearchRank(title, words, weights=RANK_WEIGHTS)
+        + closeness
+        + Value(README_RELEVANCE),
         exact=_exact(text),
-        official_match=Case(
-            When(name_match & Q(namespace__name=LIBRARY), then=Value(1)),
-            default=Value(0),
-            output_field=IntegerField(),
+    )
+
+
+def _sqlite_match(text: str, near: list[str]) -> Match:
+    _, name = _split(text)
+    name_match = _name_match(text, near)
+    title_words, every_word = Q(), Q()
+    for word in text.replace("/", " ").split():
+        in_title = (
+            Q(name__icontains=word)
+            | Q(namespace__name__icontains=word)
+            | Q(description__icontains=word)
+        )
+        title_words &= in_title
+        every_word &= in_title | Q(full_description__icontains=word)
+    # The weights of the PostgreSQL vector, roughly: name A, namespace and description B, a
+    # typo below them, and the README.
+    relevance = Case(
+        When(Q(name__icontains=name), then=Value(1.0)),
+        When(
+            Q(namespace__name__icontains=name) | Q(description__icontains=name),
+            then=Value(0.4),
         ),
+        When(name_match, then=Value(TYPO_RELEVANCE / 5)),
+        default=Value(README_RELEVANCE),
+        output_field=FloatField(),
+    )
+    return Match(
+        strong=name_match | title_words,
+        weak=every_word,
+        name_match=name_match,
         relevance=relevance,
+        exact=_exact(text),
     )
 
 

@@ -27,17 +27,24 @@ def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()
     namespace = request.GET.get("namespace", "").strip()
     official = request.GET.get("official") == "1"
+    automated = request.GET.get("automated") == "1"
     sort = request.GET.get("sort", "best")
     if sort not in SORTS:
         sort = "best"
     results = search_repositories(
-        principal, query, namespace=namespace or None, official=official or None, sort=sort
+        principal,
+        query,
+        namespace=namespace or None,
+        official=official or None,
+        automated=automated or None,
+        sort=sort,
     )
     page = CappedPaginator(results, RESULTS_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         "query": query,
         "namespace": namespace,
         "official": official,
+        "automated": automated,
         "sort": sort,
         "sorts": SORT_LABELS.items(),
         "page": page,

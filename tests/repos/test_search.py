@@ -6,18 +6,20 @@ fallback on SQLite by default.
 
 alice owns the public `alice/busybox`, `alice/mybusybox` and `alice/web` (a README term:
 "zstandard"); bob owns the public `bob/mongo-tools` and the private `bob/secret-builder`, whose
-README mentions busybox; `library` holds the official busybox and mongo-express; charlie has
-nothing; `library/busybox-old` is being deleted."""
+README mentions busybox; `library` holds the official busybox, mongo-express, nginx, python and
+photon, and alice also `alice/nginx-proxy`; charlie has nothing; `library/busybox-old` is being
+deleted."""
 
 import pytest
 from django.test import Client
 
 from accounts.models import Namespace, User
+from repos import search
 from repos.access import ANONYMOUS, Principal
 from repos.models import Repository, Star
 from repos.search import near_names, search_repositories, suggest
 from tests.conftest import signed_in
-from tests.factories import UserFactory
+from tests.factories import BuildSourceFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,6 +37,10 @@ def hub(alice, bob, charlie) -> dict[str, Repository]:
         create("library", "busybox", description="Busybox base image.", pull_count=1_000),
         create("library", "mongo-express", description="Web admin for MongoDB", pull_count=10),
         create("library", "busybox-old", state=Repository.State.DELETING, pull_count=10**9),
+        create("library", "nginx", description="Official build of Nginx.", pull_count=5),
+        create("library", "python", description="An interpreted language", pull_count=4),
+        create("library", "photon", description="A Linux distribution", pull_count=3),
+        create("alice", "nginx-proxy", description="Reverse proxy for nginx", pull_count=2),
         create("alice", "busybox", description="My busybox", pull_count=5_000_000),
         create("alice", "mybusybox", description="Another busybox", pull_count=50_000_000),
         create(
@@ -71,8 +77,18 @@ RANKING = [
     ("anonymous", "BusyBox", ["library/busybox", "alice/busybox"], []),
     ("anonymous", "mongo", ["library/mongo-express", "bob/mongo-tools"], []),
     ("anonymous", "busybx", ["library/busybox"], []),
+    # One typo away: a letter swapped, missing, added or changed.
+    ("anonymous", "ngnix", ["library/nginx"], []),
+    ("anonymous", "pyhton", ["library/python"], ["library/photon"]),
+    ("anonymous", "pyton", ["library/python"], []),
+    ("anonymous", "busyboxx", ["library/busybox", "alice/busybox"], []),
+    ("anonymous", "mongo-exprass", ["library/mongo-express"], []),
     ("anonymous", "zstandard", ["alice/web"], ["library/busybox"]),
     ("anonymous", "web server", ["alice/web"], []),
+    # Two words: both in the name, in the description, or one in each.
+    ("anonymous", "nginx proxy", ["alice/nginx-proxy"], ["library/nginx"]),
+    ("anonymous", "admin web", ["library/mongo-express"], ["alice/web"]),
+    ("anonymous", "proxy alice", ["alice/nginx-proxy"], []),
     ("anonymous", "secret", [], ["bob/secret-builder"]),
     ("charlie", "secret", [], ["bob/secret-builder"]),
     ("alice", "secret-builder", [], ["bob/secret-builder"]),
@@ -90,7 +106,8 @@ def test_ranking(hub, who, query, first, never):
 
 
 def test_a_private_readme_term_is_found_only_by_who_may_see_it(hub):
-    assert "bob/secret-builder" in names(search_repositories(principal("bob"), "busybox"))
+    # After every hit in a name or a description.
+    assert names(search_repositories(principal("bob"), "busybox"))[-1] == "bob/secret-builder"
     for who in ("anonymous", "alice", "charlie"):
         assert "bob/secret-builder" not in names(search_repositories(principal(who), "busybox"))
 
@@ -129,8 +146,11 @@ def test_filters_and_sorts(hub):
         "alice/busybox",
         "alice/mybusybox",
     ]
-    # No automated builds exist yet.
-    assert names(search_repositories(ANONYMOUS, "busybox", automated=True)) == []
+    BuildSourceFactory(repository=hub["alice/busybox"])
+    automated = search_repositories(ANONYMOUS, "busybox", automated=True)
+    assert names(automated) == ["alice/busybox"]
+    assert [hit.is_automated for hit in automated[0:25]] == [True]
+    assert "alice/busybox" not in names(search_repositories(ANONYMOUS, "busybox", automated=False))
     assert names(search_repositories(ANONYMOUS, "busybox", sort="pulls"))[:2] == [
         "alice/mybusybox",
         "alice/busybox",
@@ -185,7 +205,50 @@ def test_search_page_filters_sort_and_pages(hub):
     assert page_names(official) == ["library/busybox"]
     scoped = Client().get("/search/", {"q": "busybox", "namespace": "alice", "sort": "nonsense"})
     assert set(page_names(scoped)) == {"alice/busybox", "alice/mybusybox"}
-    assert "Automated builds (none yet)" in scoped.content.decode()
+    BuildSourceFactory(repository=Repository.objects.get(namespace__name="alice", name="busybox"))
+    automated = Client().get("/search/", {"q": "busybox", "automated": "1"})
+    assert page_names(automated) == ["alice/busybox"]
+    assert (
+        'class="badge" title="Built from GitHub by Dockyard">Automated'
+        in automated.content.decode()
+    )
+    assert hub_search(query="busybox")  # the Hub API says which are built from GitHub:
+    found = Client().get("/v2/search/repositories/", {"query": "alice/busybox"}).json()["results"]
+    assert [(hit["repo_name"], hit["is_automated"]) for hit in found][0] == ("alice/busybox", True)
+
+
+def hub_search(**params) -> list[str]:
+    response = Client().get("/v2/search/repositories/", params)
+    assert response.status_code == 200
+    return [result["repo_name"] for result in response.json()["results"]]
+
+
+def test_pages_beyond_the_count_cap_are_those_of_the_whole_ranking(hub, monkeypatch):
+    """More hits than are counted: each page ranks only the hits that can reach it, and the
+    pages are those of a ranking of every hit."""
+    monkeypatch.setattr(search, "COUNT_CAP", 7)
+    create("acme", "quasar-a", pull_count=0)
+    create("acme", "quasar-b", pull_count=0)
+    for n in range(1, 9):
+        create("acme", f"star-{n}", full_description="Uses quasar inside.", pull_count=n * 10)
+
+    def pages(**params) -> list[str]:
+        return [
+            name
+            for page in (1, 2, 3, 4)
+            for name in hub_search(query="quasar", page_size=2, page=page, **params)
+        ]
+
+    best = ["acme/quasar-a", "acme/quasar-b", "acme/star-8", "acme/star-7", "acme/star-6"]
+    assert pages() == [*best, "acme/star-5", "acme/star-4"]
+    assert names(search_repositories(ANONYMOUS, "quasar"))[:7] == pages()
+    by_pulls = names(search_repositories(ANONYMOUS, "quasar", sort="pulls"))
+    assert by_pulls[:7] == [f"acme/star-{n}" for n in range(8, 1, -1)]
+    assert [
+        repository.full_name
+        for stop in (2, 4, 6)
+        for repository in search_repositories(ANONYMOUS, "quasar", sort="pulls")[stop - 2 : stop]
+    ] == by_pulls[:6]
 
 
 def test_nothing_found_suggests_near_names(hub):
