@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from urllib.parse import parse_qs
 
 from django.core.cache import cache
@@ -25,6 +26,7 @@ from .triggers import PushedRef, builds_for_push
 log = logging.getLogger(__name__)
 
 ZERO_SHA = "0" * 40
+COMMIT_RE = re.compile(r"[0-9a-f]{40}")
 DELIVERY_MEMORY = 7 * 24 * 3600  # seconds a delivery GUID is remembered
 
 
@@ -94,6 +96,8 @@ def github_webhook(request: HttpRequest) -> HttpResponse:
     head = payload.get("head_commit") or {}
     # For an annotated tag `after` is the tag object; head_commit is the commit it tags.
     commit = str(head.get("id") or after)
+    if not COMMIT_RE.fullmatch(commit):
+        return _error(400, "the payload's commit is not a 40-digit hexadecimal sha")
     pushed = PushedRef.from_git_ref(
         str(payload.get("ref") or ""), commit, head.get("message") or ""
     )

@@ -277,3 +277,22 @@ def test_other_events_are_ignored(source):
 
 def test_only_post_is_allowed():
     assert Client().get(WEBHOOK).status_code == 405
+
+
+def test_a_push_whose_commit_is_not_a_sha_is_refused(source):
+    payload = {
+        "ref": "refs/heads/main",
+        "after": "--upload-pack=touch /tmp/pwned",
+        "repository": {"id": source.github_id},
+    }
+    body = json.dumps(payload).encode()
+    response = Client().post(
+        WEBHOOK,
+        body,
+        content_type="application/json",
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signed(body)},
+    )
+
+    assert response.status_code == 400
+    assert "not a 40-digit hexadecimal sha" in response.json()["error"]
+    assert not Build.objects.exists()
