@@ -38,6 +38,7 @@ from django.shortcuts import resolve_url
 from django.test import Client
 
 from accounts.models import AccessToken, Namespace, TokenScope, User
+from builds.models import Build
 from orgs.models import Collaborator, Organization, Team, TeamMembership, TeamPermission
 from repos.access import (
     Permission,
@@ -47,7 +48,7 @@ from repos.access import (
     get_repository_or_404,
 )
 from repos.models import Repository
-from tests.factories import PASSWORD, UserFactory
+from tests.factories import PASSWORD, BuildFactory, UserFactory
 from tests.registry.test_token import basic, decode
 
 pytestmark = pytest.mark.django_db
@@ -62,6 +63,8 @@ edit-description    -          -        -       -          -           yes      
 change-visibility   -          -        -       -          -           yes         -             yes    yes    -
 manage-permissions  -          -        -       -          -           yes         -             yes    yes    -
 delete-repository   -          -        -       -          -           yes         -             yes    yes    -
+cancel-build        -          -        -       -          yes         yes         yes           yes    yes    -
+configure-builds    -          -        -       -          -           yes         -             yes    yes    -
 see-teams           -          -        yes     yes        yes         yes         -             yes    yes    yes
 create-in-org       -          -        -       -          -           -           -             yes    yes    -
 manage-teams        -          -        -       -          -           -           -             yes    yes    -
@@ -79,6 +82,8 @@ REPOSITORY_ACTIONS = {
     "change-visibility": Permission.ADMIN,
     "manage-permissions": Permission.ADMIN,
     "delete-repository": Permission.ADMIN,
+    "cancel-build": Permission.PUSH,
+    "configure-builds": Permission.ADMIN,
 }
 ORGANIZATION_ACTIONS = ("see-teams", "create-in-org", "manage-teams")
 
@@ -260,6 +265,18 @@ def web_pages(world: World, who: Who, action: str, visibility: str) -> object:
     if action == "manage-permissions":
         namespace, name = who.repository(visibility)
         return web_answer(client.get(f"/r/{namespace}/{name}/settings/permissions/"), 200)
+    if action == "cancel-build":
+        namespace, name = who.repository(visibility)
+        build = BuildFactory(
+            repository=Repository.objects.get(namespace__name=namespace, name=name)
+        )
+        answer = web_answer(client.post(f"/r/{namespace}/{name}/builds/{build.pk}/cancel/"), 302)
+        build.refresh_from_db()
+        assert (build.status == Build.Status.CANCELLED) is (answer == ALLOWED), who.key
+        return answer
+    if action == "configure-builds":
+        namespace, name = who.repository(visibility)
+        return web_answer(client.get(f"/r/{namespace}/{name}/builds/source/"), 200)
     if action == "see-teams":
         return web_answer(client.get("/orgs/acme/teams/"), 200)
     if action == "manage-teams":
