@@ -98,6 +98,6 @@ class Command(BaseCommand):
             + f"  Registry:            {settings.REGISTRY_HOST}  (podman login --tls-verify=false "
             + f"{settings.REGISTRY_HOST})\n"
             + f"  Verification emails: {mail}\n"
-            + f"  Celery worker:       {worker}\n"
+            + f"  Celery workers:      {worker}\n"
             + "  Press Ctrl-C to stop everything.\n"
         )
