@@ -37,7 +37,8 @@ def parse_build_args(text: str) -> dict[str, str]:
 
 
 def format_build_args(build_args: dict[str, str]) -> str:
-    return "\n".join(f"{name}={value}" for name, value in build_args.items())
+    # By name: PostgreSQL's jsonb keeps no order.
+    return "\n".join(f"{name}={value}" for name, value in sorted(build_args.items()))
 
 
 class BuildRuleForm(forms.ModelForm):

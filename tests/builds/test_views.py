@@ -231,9 +231,9 @@ def test_a_failed_build_shows_its_error_line(build, bob_client):
 def test_build_argument_values_are_for_admins_only(build, alice_client, bob_client):
     Build.objects.filter(pk=build.pk).update(build_args={"TOKEN": "hunter2", "MODE": "prod"})
     admin = text(alice_client.get(f"{BUILDS}{build.pk}/"))
-    assert "<code>TOKEN=hunter2</code> <code>MODE=prod</code>" in admin
+    assert "<code>MODE=prod</code> <code>TOKEN=hunter2</code>" in admin
     reader = text(bob_client.get(f"{BUILDS}{build.pk}/"))
-    assert "<code>TOKEN</code> <code>MODE</code>" in reader
+    assert "<code>MODE</code> <code>TOKEN</code>" in reader
     assert "hunter2" not in reader and "prod" not in reader
     assert "values shown to admins" in reader
 
