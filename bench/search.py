@@ -1,6 +1,7 @@
 """Search over 100,000 public repositories: server time per request (goal: p95 ≤ 30 ms).
 
-    .venv/bin/python bench/search.py [--repos 100000] [--rounds 5] [--explain]
+    .venv/bin/python bench/search.py [--repos 100000] [--rounds 5] [--explain] [--keep]
+    .venv/bin/python bench/search.py --database dockyard_bench_<hex>   # a kept one, again
 
 Creates a fresh PostgreSQL database (DATABASE_URL's server, by default
 postgres://postgres@127.0.0.1:5432; it is dropped at the end), migrates it, and fills it with
@@ -17,10 +18,13 @@ two-word queries, README-only terms, a namespace, a no-hit query) of
 in-process through Django's test client (middleware, session, access rules, queries,
 template; no network, no WSGI server), as an anonymous visitor, one warm-up round and then
 --rounds measured rounds, and prints p50 / p95 / max per endpoint and the slowest queries.
-`--explain` also prints EXPLAIN ANALYZE of the SQL of the slowest queries.
+`--explain` also prints EXPLAIN ANALYZE of the SQL of the slowest queries. `--keep` keeps the
+generated database (with its query set in its comment) and prints its name; `--database NAME`
+measures on it again (migrated first) without generating anything: minutes saved per try.
 """
 
 import argparse
+import json
 import os
 import random
 import signal
@@ -470,6 +474,39 @@ def explain(query: str) -> None:
             print("\n".join(row[0] for row in cursor.fetchall()))
 
 
+def reuse(stack: Stack, name: str) -> None:
+    """Point the stack at a database kept by --keep (migrated again, in case) and drop the
+    fresh one it made."""
+    stack._drop_pg_database()
+    parts = urlsplit(stack.env["DATABASE_URL"])
+    stack.env["DATABASE_URL"] = parts._replace(path=f"/{name}").geturl()
+    stack.pg_database = ""  # not dropped by close()
+    stack.kept = name
+
+
+def keep_queries(queries: list[tuple[str, str]]) -> None:
+    """The query set, stored with the kept database (its comment), for --database."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_database()")
+        (name,) = cursor.fetchone()
+        literal = json.dumps(queries).replace("'", "''")
+        cursor.execute(f"COMMENT ON DATABASE \"{name}\" IS '{literal}'")
+
+
+def kept_queries() -> list[tuple[str, str]]:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+                       "WHERE datname = current_database()")  # fmt: skip
+        (comment,) = cursor.fetchone()
+    if not comment:
+        sys.exit("--database: not a database kept by --keep (no query set in its comment)")
+    return [tuple(query) for query in json.loads(comment)]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repos", type=int, default=100_000)
@@ -478,6 +515,12 @@ def main() -> int:
     parser.add_argument("--endpoint", action="append", choices=list(ENDPOINTS))
     parser.add_argument("--budget", type=float, default=900, help="seconds for measuring")
     parser.add_argument("--statement-timeout", type=int, default=3000, help="ms per SQL statement")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated database (its name is printed)"
+    )
+    parser.add_argument(
+        "--database", help="measure on a database kept by --keep instead of generating one"
+    )
     args = parser.parse_args()
     if not 5 <= args.rounds <= 50:
         parser.error("--rounds: between 5 and 50")
@@ -486,14 +529,23 @@ def main() -> int:
     print(machine(), flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that the database is dropped
     stack = Stack("search")
+    if args.database:
+        reuse(stack, args.database)
     try:
         stack.django()
         from django.core.management import call_command
 
         call_command("collectstatic", interactive=False, verbosity=0)  # as `make run` does
-        rng = random.Random(SEED)
-        facts = populate(args.repos, rng)
-        queries = query_set(facts, rng)
+        if args.database:
+            queries = kept_queries()
+        else:
+            rng = random.Random(SEED)
+            facts = populate(args.repos, rng)
+            queries = query_set(facts, rng)
+            if args.keep:
+                keep_queries(queries)
+                print(f"kept database {stack.pg_database}: --database {stack.pg_database}")
+                stack.kept, stack.pg_database = stack.pg_database, ""  # not dropped by close()
         from django.test import Client
 
         client = Client(HTTP_HOST=urlsplit(stack.portal_url).netloc)  # an allowed host
@@ -518,7 +570,8 @@ def main() -> int:
             client, endpoints, queries, args.rounds, args.budget, args.statement_timeout
         )
         print(
-            f"database: {stack.database}; {len(queries)} queries × {len(endpoints)} endpoints "
+            f"database: {getattr(stack, 'kept', '') or stack.database}; {len(queries)} queries "
+            f"× {len(endpoints)} endpoints "
             f"× {result['rounds']} rounds (of {args.rounds} asked) after 1 warm-up round, "
             f"anonymous, in-process ({time.monotonic() - started:.0f} s)"
         )

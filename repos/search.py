@@ -24,29 +24,30 @@ from dataclasses import dataclass
 from typing import Literal
 
 from django.contrib.postgres.search import (
-    SearchQuery,
-    SearchRank,
-    SearchVectorExact,
-    SearchVectorField,
     TrigramSimilarity,
 )
 from django.core.paginator import Paginator
 from django.db import connection, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     Case,
+    Exists,
     Expression,
     F,
+    Field,
     FloatField,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Value,
     When,
 )
-from django.db.models.expressions import CombinedExpression, RawSQL
-from django.db.models.functions import Length, Ln
+from django.db.models.expressions import CombinedExpression
+from django.db.models.functions import Ln
+from django.db.models.sql.compiler import SQLCompiler
 from django.utils.functional import cached_property
 
 from .access import Principal, pullable_repositories
@@ -73,6 +74,19 @@ RANK_WEIGHTS = [0.0, 0.0, 0.4, 1.0]
 TYPO_LENGTHS = range(4, 25)
 TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"
 TYPO_RELEVANCE = 0.5
+# typos() in SQL: the word and the alphabet are its parameters.
+TYPOS_SQL = """
+WITH typo AS (SELECT %s::text AS w, string_to_array(%s, NULL) AS alphabet)
+SELECT ARRAY(
+    SELECT left(w, i) || substr(w, i + 2)
+        FROM typo, generate_series(0, length(w) - 1) i
+    UNION SELECT left(w, i) || substr(w, i + 2, 1) || substr(w, i + 1, 1) || substr(w, i + 3)
+        FROM typo, generate_series(0, length(w) - 2) i
+    UNION SELECT left(w, i) || c || substr(w, i + 2)
+        FROM typo, generate_series(0, length(w) - 1) i, unnest(alphabet) c
+    UNION SELECT left(w, i) || c || substr(w, i + 1)
+        FROM typo, generate_series(0, length(w)) i, unnest(alphabet) c
+)"""
 # Near names for the "nothing found" page: looser than the search itself.
 NEAR_SIMILARITY = 0.15
 NEAR_CUTOFF = 0.5
@@ -86,12 +100,38 @@ def capped_count(repositories: QuerySet[Repository]) -> int:
     capped = repositories.order_by().values("pk")[: COUNT_CAP + 1]
     if not is_postgresql():
         return capped.count()
-    # Under a LIMIT, PostgreSQL prefers a sequential scan that it expects to stop early, and
-    # then tests the filter on most rows (60 ms for `proxy` on 20,000 repositories where the
-    # indexes answer in 2): not for this statement.
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SELECT set_config('enable_seqscan', 'off', true)")
-        return capped.count()
+    (count,) = capped_counts(repositories)
+    return count
+
+
+def capped_counts(first: QuerySet[Repository], then: QuerySet[Repository] | None = None) -> list:
+    """How many rows `first` has, up to COUNT_CAP + 1, and `then` (if given) unless `first`
+    passed the cap (None then): one statement, on PostgreSQL.
+
+    Each is a MATERIALIZED CTE read under a LIMIT: PostgreSQL plans a CTE as if all of its
+    rows were wanted (the indexes, where under a LIMIT it would prefer a sequential scan that
+    it expects to stop early, and test the filter on most rows: 60 ms for `proxy` on 20,000
+    repositories where the indexes answer in 2) and runs it only as far as it is read."""
+    ctes, params = [], []
+    for n, queryset in enumerate([first] if then is None else [first, then]):
+        sql, cte_params = queryset.order_by().values("pk").query.sql_with_params()
+        ctes.append(f"hits{n} AS MATERIALIZED ({sql})")
+        params.extend(cte_params)
+    counted = "(SELECT count(*) FROM (SELECT 1 FROM hits{} LIMIT %s) capped)"
+    params.append(COUNT_CAP + 1)
+    if then is None:
+        sql = f"WITH {ctes[0]} SELECT {counted.format(0)}"
+    else:
+        # OFFSET 0: the first count stays one subquery, computed once.
+        sql = (
+            f"WITH {', '.join(ctes)} SELECT * FROM (SELECT {counted.format(0)} AS n OFFSET 0)"
+            f" first CROSS JOIN LATERAL (SELECT CASE WHEN first.n > %s THEN NULL"
+            f" ELSE {counted.format(1)} END) then_"
+        )
+        params.extend([COUNT_CAP, COUNT_CAP + 1])
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return list(cursor.fetchone())
 
 
 class CappedPaginator(Paginator):
@@ -122,10 +162,19 @@ class TrigramMatch(Func):
     output_field = BooleanField()
 
 
-def stored(column: str, output_field: object) -> RawSQL:
-    """A search column of repos_repository that only PostgreSQL has (migrations 0004, 0006):
-    not in the model, so read through RawSQL."""
-    return RawSQL(f'"repos_repository"."{column}"', [], output_field=output_field)
+class TableSQL(Expression):
+    """SQL on the columns of repos_repository, `{t}` for the table as the query names it
+    (its alias in a subquery); a condition unless told otherwise. The search columns that
+    only PostgreSQL has (migrations 0004, 0006: search_document, search_title,
+    search_popularity) are not in the model and are read this way."""
+
+    def __init__(self, sql: str, params: list, output_field: Field | None = None):
+        super().__init__(output_field=output_field or BooleanField())
+        self.sql, self.params = sql, params
+
+    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, list]:
+        table = compiler.quote_name_unless_alias(compiler.query.base_table)
+        return self.sql.replace("{t}", table), list(self.params)
 
 
 def normalize(query: str) -> str:
@@ -186,7 +235,10 @@ class SearchResults:
     COUNT_CAP hits in all, those and the README hits whose sort key is at least that of the
     stop-th README hit, ties included, so that the page is the one a ranking of every hit
     would give. The stop-th is found by walking an index in key order, which is short as
-    there are that many README hits. Fewer hits are ranked in full."""
+    there are that many README hits. Fewer hits are ranked in full.
+
+    Counted in one statement (the strong hits, and every hit unless the strong ones pass the
+    cap); a page is one more statement, its rows with `is_automated`."""
 
     def __init__(self, repositories: QuerySet[Repository], match: Match, sort: Sort):
         self.repositories = repositories.alias(popularity=popularity())
@@ -227,14 +279,28 @@ class SearchResults:
         return self._ranked(self._every_hit)
 
     @cached_property
-    def _strong_count(self) -> int:
-        return capped_count(self.repositories.filter(self.match.strong))
+    def _counts(self) -> tuple[int, int]:
+        """The strong hits and every hit, each up to COUNT_CAP + 1 (every hit: the strong
+        ones' count once they pass the cap)."""
+        strong = self.repositories.filter(self.match.strong)
+        if self.match.weak is None:
+            count = capped_count(strong)
+            return count, count
+        every = self.repositories.filter(self._every_hit)
+        if is_postgresql():
+            strong_count, count = capped_counts(strong, every)
+        else:
+            strong_count = capped_count(strong)
+            count = None if strong_count > COUNT_CAP else capped_count(every)
+        return strong_count, strong_count if count is None else count
 
-    @cached_property
+    @property
+    def _strong_count(self) -> int:
+        return self._counts[0]
+
+    @property
     def _count(self) -> int:
-        if self.match.weak is None or self._strong_count > COUNT_CAP:
-            return self._strong_count
-        return capped_count(self.repositories.filter(self._every_hit))
+        return self._counts[1]
 
     def count(self) -> int:
         """How many hits, up to COUNT_CAP + 1 (more than the cap, then)."""
@@ -249,13 +315,11 @@ class SearchResults:
     def __getitem__(self, page: slice) -> list[Repository]:
         if not isinstance(page, slice) or page.stop is None:
             raise TypeError("Search results are taken a page at a time: results[start:stop].")
-        ranked = self._up_to(page.stop)
-        if not is_postgresql():
-            return with_automated_flag(list(ranked[page]))
-        # Ranked by id alone, then the page's rows fetched: sorting thousands of whole rows
-        # (with their READMEs) for 25 of them costs more than the ranking.
-        ids = list(ranked.values_list("pk", flat=True)[page])
-        return with_automated_flag(list(self._ranked(Q(pk__in=ids))))
+        # One statement, without the README, which a page does not show: the rows sorted
+        # are narrow, and a top-N sort keeps `stop` of them. `is_automated` is a probe of
+        # builds_buildsource's unique index per row.
+        ranked = self._up_to(page.stop).defer("full_description")
+        return list(ranked.annotate(is_automated=automated())[page])
 
     def _up_to(self, stop: int) -> QuerySet[Repository]:
         """Ranked, the hits that can be among the first `stop`."""
@@ -319,21 +383,15 @@ def search_repositories(
     return SearchResults(repositories, match, sort)
 
 
-def with_automated_flag(repositories: list[Repository]) -> list[Repository]:
-    """Set `is_automated` on a page of repositories: built from GitHub (one query)."""
-    automated = set(
-        Repository.objects.filter(
-            pk__in=[repository.pk for repository in repositories], build_source__isnull=False
-        ).values_list("pk", flat=True)
-    )
-    for repository in repositories:
-        repository.is_automated = repository.pk in automated
-    return repositories
+def automated() -> Exists:
+    """Built from GitHub: a builds.BuildSource (the reverse relation `build_source`) exists."""
+    sources = Repository._meta.get_field("build_source").related_model.objects
+    return Exists(sources.filter(repository=OuterRef("pk")))
 
 
 def popularity() -> Expression:
     if is_postgresql():
-        return stored("search_popularity", FloatField())
+        return TableSQL("{t}.search_popularity", [], FloatField())
     return _popularity()
 
 
@@ -365,15 +423,20 @@ def typo_names(repositories: QuerySet[Repository], name: str) -> list[str]:
     contains: "ngnix" gives nginx, "proxy" nothing (proxies are found as they are)."""
     if " " in name or len(name) not in TYPO_LENGTHS:
         return []
-    if repositories.filter(name__contains=name).exists():
-        return []
-    near = typos(name)
     if not is_postgresql():
-        return sorted(near & set(repositories.values_list("name", flat=True)))
-    # One array, not an IN list of a thousand parameters that the planner would weigh one
-    # by one; the index on the name answers it.
-    named = RawSQL('"repos_repository"."name" = ANY(%s)', [sorted(near)], BooleanField())
-    return sorted(repositories.filter(named).values_list("name", flat=True).distinct())
+        if repositories.filter(name__contains=name).exists():
+            return []
+        return sorted(typos(name) & set(repositories.values_list("name", flat=True)))
+    # One statement: the names, unless a name contains the query (a one-time test first).
+    # The variants are made by PostgreSQL, as typos() does, and are a parameter of the
+    # statement (an InitPlan) that the index on the name answers: a thousand constants
+    # would cost more to send, and to plan (the planner weighs each: 3–7 ms).
+    named = TableSQL(f"{{t}}.name = ANY(({TYPOS_SQL})::varchar[])", [name, TYPO_ALPHABET])
+    return sorted(
+        repositories.filter(named, ~Exists(repositories.filter(name__contains=name)))
+        .values_list("name", flat=True)
+        .distinct()
+    )
 
 
 def _name_match(text: str, near: list[str]) -> Q:
@@ -388,25 +451,38 @@ def _name_match(text: str, near: list[str]) -> Q:
 
 
 def _postgresql_match(text: str, near: list[str]) -> Match:
+    """The match as SQL written here rather than built from lookups: the same conditions,
+    for a fraction of the ORM's time to resolve and compile them (3–5 ms a request)."""
     _, name = _split(text)
-    name_match = _name_match(text, near)
-    words = SearchQuery(text.replace("/", " "), config=TEXT_SEARCH_CONFIG, search_type="websearch")
-    title = stored("search_title", SearchVectorField())
+    # The name contains the query or its name part (a plain LIKE, as in _name_match), or is
+    # one of the typos' names.
+    contains = [
+        f"%{connection.ops.prep_for_like_query(part)}%" for part in dict.fromkeys([name, text])
+    ]
+    in_name, in_name_params = ["{t}.name::text LIKE %s"] * len(contains), list(contains)
     # How much of the name the query is (1 for the name itself), or a typo's constant: the
     # share of trigrams, similarity(), costs more than the rest of the ranking together.
-    closeness = Case(
-        When(Q(name__contains=name), then=Value(float(len(name))) / Length("name")),
-        When(Q(name__in=near), then=Value(TYPO_RELEVANCE)),
-        default=Value(0.0),
-        output_field=FloatField(),
+    closeness = ["WHEN {t}.name::text LIKE %s THEN %s / length({t}.name)"]
+    closeness_params = [contains[0], float(len(name))]
+    if near:
+        in_name.append("{t}.name = ANY(%s::varchar[])")
+        in_name_params.append(near)
+        closeness.append("WHEN {t}.name = ANY(%s::varchar[]) THEN %s")
+        closeness_params += [near, TYPO_RELEVANCE]
+    name_match = TableSQL(f"({' OR '.join(in_name)})", in_name_params)
+    words = [TEXT_SEARCH_CONFIG, text.replace("/", " ")]
+    query = "websearch_to_tsquery(%s::regconfig, %s)"
+    relevance = TableSQL(
+        f"ts_rank(%s::float4[], {{t}}.search_title, {query})"
+        f" + CASE {' '.join(closeness)} ELSE 0.0 END + %s",
+        [RANK_WEIGHTS, *words, *closeness_params, README_RELEVANCE],
+        FloatField(),
     )
     return Match(
-        strong=name_match | Q(SearchVectorExact(title, words)),
-        weak=Q(SearchVectorExact(stored("search_document", SearchVectorField()), words)),
-        name_match=name_match,
-        relevance=SearchRank(title, words, weights=RANK_WEIGHTS)
-        + closeness
-        + Value(README_RELEVANCE),
+        strong=Q(name_match) | Q(TableSQL(f"{{t}}.search_title @@ {query}", words)),
+        weak=Q(TableSQL(f"{{t}}.search_document @@ {query}", words)),
+        name_match=Q(name_match),
+        relevance=relevance,
         exact=_exact(text),
     )
 

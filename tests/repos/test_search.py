@@ -11,6 +11,7 @@ photon, and alice also `alice/nginx-proxy`; charlie has nothing; `library/busybo
 deleted."""
 
 import pytest
+from django.db import connection
 from django.test import Client
 
 from accounts.models import Namespace, User
@@ -289,3 +290,22 @@ def test_explore_shows_public_repositories_only(hub, bob):
         assert popular[:2] == ["alice/mybusybox", "alice/busybox"]
         assert "bob/secret-builder" not in popular + names(response.context["recent"])
         assert "library/busybox-old" not in popular
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the variants are made in SQL")
+@pytest.mark.parametrize("word", ["busybx", "ngnix", "s6-overlay", "a.b_c-d"])
+def test_typo_variants_made_in_sql_are_those_of_typos(word):
+    with connection.cursor() as cursor:
+        cursor.execute(search.TYPOS_SQL, [word, search.TYPO_ALPHABET])
+        (variants,) = cursor.fetchone()
+    assert set(variants) - {word} == search.typos(word)
+
+
+def test_a_broad_query_is_counted_and_paged_in_few_statements(hub, django_assert_max_num_queries):
+    for n in range(30):
+        create("acme", f"busybox-{n:02}", description="a thing", pull_count=n)
+    # On PostgreSQL: the typo lookup, the counts, the page (SQLite counts twice).
+    with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 4):
+        found = search_repositories(ANONYMOUS, "busybox")
+        assert found.count() > 25
+        assert len(found[0:25]) == 25
