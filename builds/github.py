@@ -253,3 +253,20 @@ class GitHubClient:
             "GET", f"/repos/{full_name}/git/commits/{target['sha']}", not_found=missing
         ).json()
         return commit["sha"], commit.get("message", "")
+
+
+def remove_hook(full_name: str, hook_id: int, users: list[User | None]) -> str:
+    """Delete the webhook with the first of the users' tokens that may; why not, if none may."""
+    reason = "No linked GitHub account can remove it."
+    tried = set()
+    for user in users:
+        token = github_token_for(user)
+        if token is None or token in tried:
+            continue
+        tried.add(token)
+        try:
+            GitHubClient(token).delete_hook(full_name, hook_id)
+            return ""
+        except GitHubError as error:
+            reason = str(error)
+    return reason

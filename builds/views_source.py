@@ -23,7 +23,7 @@ from repos.access import Permission, Principal, get_repository_or_404
 from repos.models import Repository
 from repos.views_pages import repository_header
 
-from .github import GitHubClient, GitHubError, GitHubRepository, github_token_for
+from .github import GitHubClient, GitHubError, GitHubRepository, github_token_for, remove_hook
 from .models import BuildRule, BuildSource
 
 log = logging.getLogger(__name__)
@@ -135,28 +135,11 @@ def connect_source(user: User, repository: Repository, full_name: str) -> BuildS
             )
     except IntegrityError:
         # Someone connected this repository meanwhile: take our webhook back.
-        _remove_hook(github.full_name, hook_id, [user])
+        remove_hook(github.full_name, hook_id, [user])
         raise GitHubError(
             f"{repository.full_name} was connected meanwhile; reload the page."
         ) from None
     return connected
-
-
-def _remove_hook(full_name: str, hook_id: int, users: list[User | None]) -> str:
-    """Delete the webhook with the first of the users' tokens that may; why not, if none may."""
-    reason = "No linked GitHub account can remove it."
-    tried = set()
-    for user in users:
-        token = github_token_for(user)
-        if token is None or token in tried:
-            continue
-        tried.add(token)
-        try:
-            GitHubClient(token).delete_hook(full_name, hook_id)
-            return ""
-        except GitHubError as error:
-            reason = str(error)
-    return reason
 
 
 @login_required
@@ -171,7 +154,7 @@ def disconnect(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     )
     failure = ""
     if connected.hook_id is not None:
-        failure = _remove_hook(
+        failure = remove_hook(
             connected.github_full_name, connected.hook_id, [request.user, connected.connected_by]
         )
     connected.delete()

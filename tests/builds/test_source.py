@@ -261,3 +261,24 @@ def test_another_admin_disconnects_with_the_connecting_admin_s_token(
     assert github.repository("Alice-GH/app").hooks == []
     assert not Build.objects.exists()
     assert not BuildSource.objects.exists()
+
+
+def test_a_deleted_repository_s_webhook_is_removed_from_github(
+    github, app, linked, alice_client, django_capture_on_commit_callbacks
+):
+    connect(alice_client)
+    assert len(github.repository("Alice-GH/app").hooks) == 1
+
+    # How a repository's deletion ends once the registry is empty (repos.deletion.purge).
+    with django_capture_on_commit_callbacks(execute=True):
+        app.delete()
+
+    assert not BuildSource.objects.exists()
+    assert github.repository("Alice-GH/app").hooks == []
+
+
+def test_disconnecting_removes_the_hook_once(github, app, linked, alice_client):
+    connect(alice_client)
+    alice_client.post(DISCONNECT)
+    deletes = [call for call in github.requests if call.method == "DELETE"]
+    assert len(deletes) == 1
