@@ -308,9 +308,11 @@ class Runner:
         argv: list[str],
         cwd: Path,
         env: dict[str, str] | None = None,
+        shown: list[str] | None = None,
     ) -> Output:
-        """Run a command, its output into the log; StepFailed when it exits non-zero."""
-        self.log.note(f"$ {shlex.join(argv)}\n")
+        """Run a command, its output into the log (its command line as `shown`, when that
+        differs); StepFailed when it exits non-zero."""
+        self.log.note(f"$ {shlex.join(shown or argv)}\n")
         self.log.flush()
         self.check()
         process = subprocess.Popen(
@@ -455,17 +457,21 @@ def _build_and_push(build: Build, runner: Runner, workspace: Path, image: str) -
     login = base64.b64encode(f"{ROBOT_LOGIN}:{secret}".encode()).decode()
     auth_file.write_text(json.dumps({"auths": {settings.REGISTRY_HOST: {"auth": login}}}))
 
-    build_args = [f"--build-arg={name}={value}" for name, value in build.build_args.items()]
-    runner.run(
-        "buildah bud",
-        [
+    def bud(build_args: list[str]) -> list[str]:
+        return [
             "buildah", "bud", "--isolation", "chroot", "--format", "docker", "--layers",
             "--force-rm", "--authfile", "auth.json", *build_args,
             "--file", str(dockerfile.relative_to(workspace)),
             "--tag", image, str(context.relative_to(workspace)),
-        ],
+        ]  # fmt: skip
+
+    # Readers of the repository read the log; build argument values are for its admins.
+    runner.run(
+        "buildah bud",
+        bud([f"--build-arg={name}={value}" for name, value in build.build_args.items()]),
         cwd=workspace,
-    )  # fmt: skip
+        shown=bud([f"--build-arg={name}=…" for name in build.build_args]),
+    )
 
     reference = f"{settings.REGISTRY_HOST}/{repository.full_name}:{build.docker_tag}"
     runner.run(
