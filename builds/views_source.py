@@ -7,6 +7,7 @@ is saved only once GitHub has installed the webhook.
 """
 
 import logging
+import re
 import secrets
 
 from django.conf import settings
@@ -27,6 +28,10 @@ from .github import GitHubClient, GitHubError, GitHubRepository, github_token_fo
 from .models import BuildRule, BuildSource
 
 log = logging.getLogger(__name__)
+# GitHub's owner and repository names: it goes into API paths.
+GITHUB_FULL_NAME_RE = re.compile(
+    r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/(?!\.\.?$)[A-Za-z0-9._-]{1,100}"
+)
 
 
 def _administered(request: HttpRequest, namespace: str, name: str) -> Repository:
@@ -76,8 +81,8 @@ def source(request: HttpRequest, namespace: str, name: str) -> HttpResponse:
     error = ""
     if request.method == "POST":
         full_name = request.POST.get("github_repository", "").strip()
-        if not full_name:
-            error = "Choose a GitHub repository."
+        if not GITHUB_FULL_NAME_RE.fullmatch(full_name):
+            error = "Choose one of your GitHub repositories below (owner/name)."
         else:
             try:
                 connect_source(request.user, repository, full_name)

@@ -282,3 +282,17 @@ def test_disconnecting_removes_the_hook_once(github, app, linked, alice_client):
     alice_client.post(DISCONNECT)
     deletes = [call for call in github.requests if call.method == "DELETE"]
     assert len(deletes) == 1
+
+
+@pytest.mark.parametrize(
+    "full_name", ["", "Alice-GH", "Alice-GH/app/hooks", "../user", "Alice-GH/.."]
+)
+def test_a_github_repository_name_github_would_not_give_is_refused(
+    github, app, linked, alice_client, full_name
+):
+    response = connect(alice_client, full_name)
+
+    assert response.status_code == 400
+    assert "Choose one of your GitHub repositories below (owner/name)." in text(response)
+    assert not BuildSource.objects.exists()
+    assert not [call for call in github.requests if call.path.startswith("/api/v3/repos/")]
