@@ -1,15 +1,13 @@
 """The build rule form: Docker Hub's fields, checked by the model's validators, with build
 arguments typed as NAME=value lines."""
 
-import re
-
 from django import forms
 from django.core.exceptions import ValidationError
 
 from repos.names import TAG_RULE
 
 from .models import BuildRule
-from .rules import BUILD_ARG_NAME_RE, PLACEHOLDER_RE, is_regex, matching_tag
+from .rules import BUILD_ARG_NAME_RE, PLACEHOLDER_RE, is_regex, matching_tag, pattern
 
 
 def parse_build_args(text: str) -> dict[str, str]:
@@ -93,7 +91,7 @@ class BuildRuleForm(forms.ModelForm):
             if (number := found.group(2)) and number != "0"
         ]
         if is_regex(source_ref):
-            available = re.compile(source_ref[1:-1]).groups
+            available = pattern(source_ref).groups
             for number in groups:
                 if number > available:
                     self.add_error(

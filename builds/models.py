@@ -99,11 +99,6 @@ class BuildRule(models.Model):
         return is_regex(self.source_ref)
 
 
-class BuildQuerySet(models.QuerySet):
-    def unfinished(self) -> "BuildQuerySet":
-        return self.filter(status__in=Build.UNFINISHED)
-
-
 class Build(models.Model):
     """One build of one commit: what it built, how it went, and its whole log."""
 
@@ -149,8 +144,6 @@ class Build(models.Model):
     created = models.DateTimeField(auto_now_add=True, db_index=True)
     started = models.DateTimeField(null=True, blank=True)
     finished = models.DateTimeField(null=True, blank=True)
-
-    objects = BuildQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created", "-pk"]

@@ -25,14 +25,14 @@ def is_regex(source_ref: str) -> bool:
     return len(source_ref) > 2 and source_ref.startswith("/") and source_ref.endswith("/")
 
 
-def _pattern(source_ref: str) -> re.Pattern:
+def pattern(source_ref: str) -> re.Pattern:
     return re.compile(source_ref[1:-1])
 
 
 def validate_source_ref(source_ref: str) -> None:
     if is_regex(source_ref):
         try:
-            _pattern(source_ref)
+            pattern(source_ref)
         except re.error as error:
             raise ValidationError(
                 f"{source_ref} is not a valid regular expression ({error}). "
@@ -94,7 +94,7 @@ def matching_tag(
         return None
     groups: tuple[str, ...] = ()
     if is_regex(source_ref):
-        found = _pattern(source_ref).search(pushed_ref)
+        found = pattern(source_ref).search(pushed_ref)
         if found is None:
             return None
         groups = tuple(group or "" for group in found.groups())

@@ -11,6 +11,7 @@ from accounts.models import User
 
 from .models import Build, BuildRule, BuildSource
 from .rules import matching_tag
+from .tasks import run_build
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,6 @@ def prepare_build(
     triggered_by: User | None = None,
 ) -> tuple[Build, Signature]:
     """A queued Build of `pushed` under `rule`, and the task that will run it."""
-    from .tasks import run_build
-
     source = rule.source
     build = Build.objects.create(
         repository=source.repository,
