@@ -301,7 +301,9 @@ SPECTACULAR_SETTINGS = {
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
-USE_I18N = True
+# The hub speaks English only: no translation catalogues to look up on every string and
+# filter of a page (about 1 ms of a 25-line search page).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
