@@ -42,6 +42,7 @@ from bench.harness import Stack, machine  # noqa: E402
 GOAL_P95_MS = 30.0
 DEFAULT_SERVER = "postgres://postgres@127.0.0.1:5432/postgres"
 SEED = 20261127
+AUTOMATED_SHARE = 0.1
 
 # -- word lists --------------------------------------------------------------------------------
 OFFICIAL = """nginx busybox alpine ubuntu debian centos fedora postgres mysql mariadb redis
@@ -309,11 +310,29 @@ def populate(repo_count: int, rng: random.Random) -> dict:
                 f"UPDATE repos_repository r SET {column} = s.n FROM (SELECT repository_id, "
                 f"count(*) n FROM repos_star GROUP BY repository_id) s WHERE s.repository_id = r.id"
             )
+    # One repository in ten is built from GitHub, as automated builds were common on Docker
+    # Hub: `is_automated` on every result reads builds_buildsource. Its own random source, so
+    # that the rest of the data and the query set stay as they were.
+    from builds.models import BuildSource
+
+    automated_rng = random.Random(SEED + 1)
+    sources = [
+        BuildSource(
+            repository_id=pk, github_id=pk, github_full_name=f"{ns}/{name}",
+            clone_url=f"https://github.com/{ns}/{name}.git",
+            html_url=f"https://github.com/{ns}/{name}", webhook_secret="0" * 64, created=now,
+        )
+        for (ns, name), pk in sorted(ids.items(), key=lambda item: item[1])
+        if automated_rng.random() < AUTOMATED_SHARE
+    ]  # fmt: skip
+    with transaction.atomic():
+        copy_rows(BuildSource, sources)
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     print(
         f"generated {len(namespaces)} namespaces ({len(users)} users, {len(orgnames) + 1} "
-        f"organizations), {len(repos)} repositories, {len(stars)} stars in "
+        f"organizations), {len(repos)} repositories ({len(sources)} built from GitHub), "
+        f"{len(stars)} stars in "
         f"{time.monotonic() - started:.0f} s ({generated:.0f} s of it in Python)",
         flush=True,
     )

@@ -201,10 +201,10 @@ class V1SearchView(APIView):
         parameters.is_valid(raise_exception=True)
         query, size, page = (parameters.validated_data[key] for key in ("q", "n", "page"))
         found = search_repositories(principal_of(request), query)
-        # Counted up to COUNT_CAP: more are reported as COUNT_CAP.
-        total = min(found.count(), COUNT_CAP)
         start = (page - 1) * size
-        hits = list(found[start : start + size])
+        hits = found[start : start + size]
+        # Counted with the page, up to COUNT_CAP: more are reported as COUNT_CAP.
+        total = min(found.count(), COUNT_CAP)
         results = [
             {
                 "name": hit.full_name,

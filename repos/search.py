@@ -12,30 +12,30 @@ PostgreSQL full-text search on the name (A), namespace and description (B), plus
 the name the query is, or a constant for a name one typo away ("busybx" finds busybox, "ngnix"
 nginx). On SQLite a plain fallback: substring matches on the same fields.
 
-On PostgreSQL a broad query ("node": half of all READMEs) does not rank every hit: the hits in
-the name, namespace or description are ranked in full, and of the README-only hits only those
-that can reach the page asked for, taken from an index in the order they rank in (see
-SearchResults).
+On PostgreSQL the search is one statement per page, written in repos.search_postgresql; a broad
+query ("node": half of all READMEs) does not rank every hit there: the hits in the name,
+namespace or description are ranked in full, and of the README-only hits only those that can
+reach the page asked for. SearchResults is the same ranking with the ORM's lookups, for
+SQLite.
 """
 
 import difflib
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from django.contrib.postgres.search import (
     TrigramSimilarity,
 )
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
 from django.db import connection, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
     BooleanField,
     Case,
     Exists,
     Expression,
     F,
-    Field,
     FloatField,
     Func,
     IntegerField,
@@ -47,11 +47,13 @@ from django.db.models import (
 )
 from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Ln
-from django.db.models.sql.compiler import SQLCompiler
 from django.utils.functional import cached_property
 
 from .access import Principal, pullable_repositories
 from .models import Repository
+
+if TYPE_CHECKING:
+    from .search_postgresql import PostgresqlResults
 
 LIBRARY = "library"
 Sort = Literal["best", "pulls", "updated"]
@@ -76,7 +78,7 @@ TYPO_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789-._"
 TYPO_RELEVANCE = 0.5
 # typos() in SQL: the word and the alphabet are its parameters.
 TYPOS_SQL = """
-WITH typo AS (SELECT %s::text AS w, string_to_array(%s, NULL) AS alphabet)
+WITH typo AS (SELECT %(typo_word)s::text AS w, string_to_array(%(typo_alphabet)s, NULL) AS alphabet)
 SELECT ARRAY(
     SELECT left(w, i) || substr(w, i + 2)
         FROM typo, generate_series(0, length(w) - 1) i
@@ -87,6 +89,7 @@ SELECT ARRAY(
     UNION SELECT left(w, i) || c || substr(w, i + 1)
         FROM typo, generate_series(0, length(w)) i, unnest(alphabet) c
 )"""
+TRIGRAM = 3
 # Near names for the "nothing found" page: looser than the search itself.
 NEAR_SIMILARITY = 0.15
 NEAR_CUTOFF = 0.5
@@ -95,54 +98,27 @@ NEAR_CUTOFF = 0.5
 COUNT_CAP = 1000
 
 
-def capped_count(repositories: QuerySet[Repository]) -> int:
-    """How many repositories match, up to COUNT_CAP + 1 (more than the cap, then)."""
-    capped = repositories.order_by().values("pk")[: COUNT_CAP + 1]
-    if not is_postgresql():
-        return capped.count()
-    (count,) = capped_counts(repositories)
-    return count
-
-
-def capped_counts(first: QuerySet[Repository], then: QuerySet[Repository] | None = None) -> list:
-    """How many rows `first` has, up to COUNT_CAP + 1, and `then` (if given) unless `first`
-    passed the cap (None then): one statement, on PostgreSQL.
-
-    Each is a MATERIALIZED CTE read under a LIMIT: PostgreSQL plans a CTE as if all of its
-    rows were wanted (the indexes, where under a LIMIT it would prefer a sequential scan that
-    it expects to stop early, and test the filter on most rows: 60 ms for `proxy` on 20,000
-    repositories where the indexes answer in 2) and runs it only as far as it is read."""
-    ctes, params = [], []
-    for n, queryset in enumerate([first] if then is None else [first, then]):
-        sql, cte_params = queryset.order_by().values("pk").query.sql_with_params()
-        ctes.append(f"hits{n} AS MATERIALIZED ({sql})")
-        params.extend(cte_params)
-    counted = "(SELECT count(*) FROM (SELECT 1 FROM hits{} LIMIT %s) capped)"
-    params.append(COUNT_CAP + 1)
-    if then is None:
-        sql = f"WITH {ctes[0]} SELECT {counted.format(0)}"
-    else:
-        # OFFSET 0: the first count stays one subquery, computed once.
-        sql = (
-            f"WITH {', '.join(ctes)} SELECT * FROM (SELECT {counted.format(0)} AS n OFFSET 0)"
-            f" first CROSS JOIN LATERAL (SELECT CASE WHEN first.n > %s THEN NULL"
-            f" ELSE {counted.format(1)} END) then_"
-        )
-        params.extend([COUNT_CAP, COUNT_CAP + 1])
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return list(cursor.fetchone())
-
-
 class CappedPaginator(Paginator):
-    """Pages over at most COUNT_CAP results; `capped` tells that there are more."""
+    """Pages over search results, at most COUNT_CAP of them; `capped` tells that there are
+    more. The page asked for is fetched with the count (one statement on PostgreSQL)."""
+
+    def get_page(self, number: int | str | None) -> Page:
+        self._prefetch(number)
+        return super().get_page(number)
+
+    def page(self, number: int | str) -> Page:
+        self._prefetch(number)
+        return super().page(number)
+
+    def _prefetch(self, number: int | str | None) -> None:
+        with suppress(TypeError, ValueError):
+            start = (int(number or 1) - 1) * self.per_page
+            if 0 <= start < COUNT_CAP:
+                self.object_list.prefetch(start, start + self.per_page)
 
     @cached_property
     def _counted(self) -> int:
-        counted = self.object_list
-        if isinstance(counted, SearchResults):
-            return counted.count()
-        return capped_count(counted)
+        return self.object_list.count()
 
     @cached_property
     def count(self) -> int:
@@ -160,21 +136,6 @@ class TrigramMatch(Func):
     arg_joiner = " %% "
     template = "(%(expressions)s)"
     output_field = BooleanField()
-
-
-class TableSQL(Expression):
-    """SQL on the columns of repos_repository, `{t}` for the table as the query names it
-    (its alias in a subquery); a condition unless told otherwise. The search columns that
-    only PostgreSQL has (migrations 0004, 0006: search_document, search_title,
-    search_popularity) are not in the model and are read this way."""
-
-    def __init__(self, sql: str, params: list, output_field: Field | None = None):
-        super().__init__(output_field=output_field or BooleanField())
-        self.sql, self.params = sql, params
-
-    def as_sql(self, compiler: SQLCompiler, connection: BaseDatabaseWrapper) -> tuple[str, list]:
-        table = compiler.quote_name_unless_alias(compiler.query.base_table)
-        return self.sql.replace("{t}", table), list(self.params)
 
 
 def normalize(query: str) -> str:
@@ -207,18 +168,16 @@ def typos(word: str) -> set[str]:
 @dataclass
 class Match:
     """What a query finds: `strong`, hits in the name, namespace or description, which rank
-    before `weak`, the hits found only in the README (None: there are none), ordered among
-    themselves by popularity alone."""
+    before `weak`, the hits found only in the README, ordered among themselves by popularity
+    alone."""
 
     strong: Q
-    weak: Q | None
+    weak: Q
     name_match: Q
     relevance: Expression
     exact: Expression
 
 
-# The column that orders the README-only hits, as they rank, for each sort.
-WEAK_ORDER: dict[Sort, str] = {"best": "popularity", "pulls": "pull_count", "updated": "updated"}
 ORDER: dict[Sort, tuple[str, ...]] = {
     "best": ("-exact", "-official_match", "-strong", "-score", "-pull_count"),
     "pulls": ("-pull_count", "-exact", "-score"),
@@ -227,39 +186,21 @@ ORDER: dict[Sort, tuple[str, ...]] = {
 
 
 class SearchResults:
-    """The ranked hits of a search, sliced as pages and counted up to COUNT_CAP + 1.
-
-    On PostgreSQL a slice [start:stop] ranks only the hits that can be among the first `stop`:
-    with the best-match sort, when there are at least `stop` hits in the name, namespace or
-    description, those alone (README-only hits come after them); when there are more than
-    COUNT_CAP hits in all, those and the README hits whose sort key is at least that of the
-    stop-th README hit, ties included, so that the page is the one a ranking of every hit
-    would give. The stop-th is found by walking an index in key order, which is short as
-    there are that many README hits. Fewer hits are ranked in full.
-
-    Counted in one statement (the strong hits, and every hit unless the strong ones pass the
-    cap); a page is one more statement, its rows with `is_automated`."""
+    """The ranked hits of a search with the ORM's lookups (SQLite): every hit is ranked, a page
+    is a slice of them with `is_automated`, the count (up to COUNT_CAP + 1) a statement of its
+    own. As on PostgreSQL, pages end at COUNT_CAP."""
 
     def __init__(self, repositories: QuerySet[Repository], match: Match, sort: Sort):
-        self.repositories = repositories.alias(popularity=popularity())
+        self.repositories = repositories
         self.match = match
         self.sort = sort
 
-    def _ranked(self, where: Q) -> QuerySet[Repository]:
+    @cached_property
+    def hits(self) -> QuerySet[Repository]:
+        """Every hit, ranked."""
         match = self.match
-        if where is match.strong:
-            # Every row is a strong hit: no condition to test again per row.
-            strong, relevance = Value(1), match.relevance
-        else:
-            strong = Case(When(match.strong, then=Value(1)), default=Value(0))
-            # README-only hits in popularity's order alone, the order their index has.
-            relevance = Case(
-                When(match.strong, then=match.relevance),
-                default=Value(README_RELEVANCE),
-                output_field=FloatField(),
-            )
         return (
-            self.repositories.filter(where)
+            self.repositories.filter(match.strong | match.weak)
             .annotate(
                 exact=match.exact,
                 official_match=Case(
@@ -267,45 +208,24 @@ class SearchResults:
                     default=Value(0),
                     output_field=IntegerField(),
                 ),
-                strong=strong,
-                score=relevance * F("popularity"),
+                strong=Case(When(match.strong, then=Value(1)), default=Value(0)),
+                # README-only hits by popularity alone.
+                score=Case(
+                    When(match.strong, then=match.relevance),
+                    default=Value(README_RELEVANCE),
+                    output_field=FloatField(),
+                )
+                * popularity(),
             )
             .order_by(*ORDER[self.sort], "namespace__name", "name")
         )
 
-    @cached_property
-    def _every_hit(self) -> Q:
-        weak = self.match.weak
-        return self.match.strong if weak is None else self.match.strong | weak
+    def prefetch(self, start: int, stop: int) -> None:
+        """Nothing to fetch ahead: here the count and a page are statements of their own."""
 
     @cached_property
-    def hits(self) -> QuerySet[Repository]:
-        """Every hit, ranked (the whole of them: for iterating over few)."""
-        return self._ranked(self._every_hit)
-
-    @cached_property
-    def _counts(self) -> tuple[int, int]:
-        """The strong hits and every hit, each up to COUNT_CAP + 1 (every hit: the strong
-        ones' count once they pass the cap)."""
-        strong = self.repositories.filter(self.match.strong)
-        if self.match.weak is None:
-            count = capped_count(strong)
-            return count, count
-        every = self.repositories.filter(self._every_hit)
-        if is_postgresql():
-            strong_count, count = capped_counts(strong, every)
-        else:
-            strong_count = capped_count(strong)
-            count = None if strong_count > COUNT_CAP else capped_count(every)
-        return strong_count, strong_count if count is None else count
-
-    @property
-    def _strong_count(self) -> int:
-        return self._counts[0]
-
-    @property
     def _count(self) -> int:
-        return self._counts[1]
+        return self.hits.order_by().values("pk")[: COUNT_CAP + 1].count()
 
     def count(self) -> int:
         """How many hits, up to COUNT_CAP + 1 (more than the cap, then)."""
@@ -320,34 +240,8 @@ class SearchResults:
     def __getitem__(self, page: slice) -> list[Repository]:
         if not isinstance(page, slice) or page.stop is None:
             raise TypeError("Search results are taken a page at a time: results[start:stop].")
-        # One statement, without the README, which a page does not show: the rows sorted
-        # are narrow, and a top-N sort keeps `stop` of them. `is_automated` is a probe of
-        # builds_buildsource's unique index per row.
-        ranked = self._up_to(page.stop).defer("full_description")
-        return list(ranked.annotate(is_automated=automated())[page])
-
-    def _up_to(self, stop: int) -> QuerySet[Repository]:
-        """Ranked, the hits that can be among the first `stop`."""
-        weak = self.match.weak
-        if weak is None or not is_postgresql():
-            return self.hits
-        if self.sort == "best" and self._strong_count >= stop:
-            return self._ranked(self.match.strong)
-        if self.count() <= COUNT_CAP:
-            return self.hits
-        key = WEAK_ORDER[self.sort]
-        # The stop-th README hit, or any hit (the strong among them only raise the bar: they
-        # are ranked anyway, and then fewer README hits can reach the page).
-        boundary = (
-            self.repositories.filter(weak)
-            .annotate(bar=F(key))
-            .order_by("-bar")
-            .values_list("bar", flat=True)[stop - 1 : stop]
-        )
-        bar = next(iter(boundary), None)
-        if bar is None:
-            return self.hits
-        return self._ranked(self.match.strong | (weak & Q(**{f"{key}__gte": bar})))
+        ranked = self.hits.defer("full_description").annotate(is_automated=automated())
+        return list(ranked[min(page.start or 0, COUNT_CAP) : min(page.stop, COUNT_CAP)])
 
 
 def search_repositories(
@@ -358,16 +252,29 @@ def search_repositories(
     official: bool | None = None,
     automated: bool | None = None,
     sort: Sort = "best",
-) -> SearchResults:
+) -> "SearchResults | PostgresqlResults":
     """The repositories the principal may see that match the query, ranked by `sort`.
 
     An empty query matches everything visible. `official` means the `library` namespace,
-    `automated` a repository built from GitHub (builds.BuildSource). Rows carry `exact`
-    (2: ns/name, 1: name), `official_match`, `strong` (1: a hit in the name, namespace or
-    description) and `score`; a page's rows also `is_automated`.
+    `automated` a repository built from GitHub (builds.BuildSource). A page's rows carry
+    `is_automated`.
     """
     if sort not in SORTS:
         raise ValueError(f"Unknown sort {sort!r}: one of {', '.join(SORTS)}")
+    text = normalize(query)
+    if is_postgresql():
+        from .search_postgresql import PostgresqlResults, Statement
+
+        return PostgresqlResults(
+            Statement(
+                principal,
+                text,
+                namespace=namespace,
+                official=official,
+                automated=automated,
+                sort=sort,
+            )
+        )
     repositories = visible(principal)
     if namespace:
         repositories = repositories.filter(namespace__name=namespace)
@@ -377,14 +284,12 @@ def search_repositories(
         repositories = repositories.exclude(namespace__name=LIBRARY)
     if automated is not None:
         repositories = repositories.filter(build_source__isnull=not automated)
-    text = normalize(query)
     if not text:
         # Everything: `library` first, then by popularity alone.
         library = Q(namespace__name=LIBRARY)
         match = Match(library, ~library, library, Value(1.0), Value(0))
     else:
-        near = typo_names(repositories, _split(text)[1])
-        match = (_postgresql_match if is_postgresql() else _sqlite_match)(text, near)
+        match = _sqlite_match(text, typo_names(repositories, split(text)[1]))
     return SearchResults(repositories, match, sort)
 
 
@@ -394,13 +299,8 @@ def automated() -> Exists:
     return Exists(sources.filter(repository=OuterRef("pk")))
 
 
-def popularity() -> Expression:
-    if is_postgresql():
-        return TableSQL("{t}.search_popularity", [], FloatField())
-    return _popularity()
-
-
-def _popularity() -> CombinedExpression:
+def popularity() -> CombinedExpression:
+    """As migration 0006 stores it on PostgreSQL (search_popularity)."""
     return (
         Value(1.0)
         + Ln(F("pull_count") + 1) / Value(PULLS_DAMPING)
@@ -408,14 +308,14 @@ def _popularity() -> CombinedExpression:
     )
 
 
-def _split(text: str) -> tuple[str, str]:
+def split(text: str) -> tuple[str, str]:
     """Split "ns/name" into ("ns", "name"); a bare "name" gives ("", "name")."""
     namespace, slash, name = text.partition("/")
     return (namespace, name) if slash else ("", text)
 
 
 def _exact(text: str) -> Case:
-    namespace, name = _split(text)
+    namespace, name = split(text)
     whens = [When(name=text, then=Value(1))]
     if namespace:
         whens = [When(namespace__name=namespace, name=name, then=Value(2)), *whens]
@@ -428,78 +328,36 @@ def typo_names(repositories: QuerySet[Repository], name: str) -> list[str]:
     contains: "ngnix" gives nginx, "proxy" nothing (proxies are found as they are)."""
     if " " in name or len(name) not in TYPO_LENGTHS:
         return []
-    if not is_postgresql():
-        if repositories.filter(name__contains=name).exists():
-            return []
-        return sorted(typos(name) & set(repositories.values_list("name", flat=True)))
-    # One statement: the names, unless a name contains the query (a one-time test first).
-    # The variants are made by PostgreSQL, as typos() does, and are a parameter of the
-    # statement (an InitPlan) that the index on the name answers: a thousand constants
-    # would cost more to send, and to plan (the planner weighs each: 3–7 ms).
-    named = TableSQL(f"{{t}}.name = ANY(({TYPOS_SQL})::varchar[])", [name, TYPO_ALPHABET])
-    return sorted(
-        repositories.filter(named, ~Exists(repositories.filter(name__contains=name)))
-        .values_list("name", flat=True)
-        .distinct()
-    )
+    if repositories.filter(name__contains=name).exists():
+        return []
+    return sorted(typos(name) & set(repositories.values_list("name", flat=True)))
+
+
+def in_name(part: str) -> str:
+    """The lookup for a name holding the query (or its name part): anywhere in it, or at its
+    start for a query shorter than a trigram, which pg_trgm's index cannot look up inside
+    names ("go" would read every row). Names are lower case (as the registry wants them) and
+    so is the query: a plain LIKE, which the index answers, where ILIKE on UPPER(name) would
+    not."""
+    return "contains" if len(part) >= TRIGRAM else "startswith"
 
 
 def _name_match(text: str, near: list[str]) -> Q:
-    """The name contains the query (or its name part) or is a typo of it. Names are lower
-    case (as the registry wants them) and so is the query: a plain LIKE, which the trigram
-    index answers, where ILIKE on UPPER(name) would read every row."""
-    _, name = _split(text)
-    name_match = Q(name__contains=text) | Q(name__in=near)
-    if name != text:
-        name_match |= Q(name__contains=name)
+    """The name holds the query (or its name part) or is a typo of it."""
+    _, name = split(text)
+    name_match = Q(name__in=near)
+    for part in dict.fromkeys([text, name]):
+        name_match |= Q(**{f"name__{in_name(part)}": part})
     return name_match
 
 
-def _postgresql_match(text: str, near: list[str]) -> Match:
-    """The match as SQL written here rather than built from lookups: the same conditions,
-    for a fraction of the ORM's time to resolve and compile them (3–5 ms a request)."""
-    _, name = _split(text)
-    # The name contains the query or its name part (a plain LIKE, as in _name_match), or is
-    # one of the typos' names.
-    contains = [
-        f"%{connection.ops.prep_for_like_query(part)}%" for part in dict.fromkeys([name, text])
-    ]
-    in_name, in_name_params = ["{t}.name::text LIKE %s"] * len(contains), list(contains)
-    # How much of the name the query is (1 for the name itself), or a typo's constant: the
-    # share of trigrams, similarity(), costs more than the rest of the ranking together.
-    # float8 throughout: numeric arithmetic costs a microsecond a row.
-    closeness = ["WHEN {t}.name::text LIKE %s THEN %s::float8 / length({t}.name)"]
-    closeness_params = [contains[0], float(len(name))]
-    if near:
-        in_name.append("{t}.name = ANY(%s::varchar[])")
-        in_name_params.append(near)
-        closeness.append("WHEN {t}.name = ANY(%s::varchar[]) THEN %s::float8")
-        closeness_params += [near, TYPO_RELEVANCE]
-    name_match = TableSQL(f"({' OR '.join(in_name)})", in_name_params)
-    words = [TEXT_SEARCH_CONFIG, text.replace("/", " ")]
-    query = "websearch_to_tsquery(%s::regconfig, %s)"
-    relevance = TableSQL(
-        f"ts_rank(%s::float4[], {{t}}.search_title, {query})"
-        f" + CASE {' '.join(closeness)} ELSE 0.0::float8 END + %s::float8",
-        [RANK_WEIGHTS, *words, *closeness_params, README_RELEVANCE],
-        FloatField(),
-    )
-    return Match(
-        strong=Q(name_match) | Q(TableSQL(f"{{t}}.search_title @@ {query}", words)),
-        weak=Q(TableSQL(f"{{t}}.search_document @@ {query}", words)),
-        name_match=Q(name_match),
-        relevance=relevance,
-        exact=_exact(text),
-    )
-
-
 def _sqlite_match(text: str, near: list[str]) -> Match:
-    _, name = _split(text)
+    _, name = split(text)
     name_match = _name_match(text, near)
     title_words, every_word = Q(), Q()
     for word in text.replace("/", " ").split():
         in_title = (
-            Q(name__icontains=word)
+            Q(**{f"name__{in_name(word)}": word})
             | Q(namespace__name__icontains=word)
             | Q(description__icontains=word)
         )
@@ -533,9 +391,9 @@ def suggest(principal: Principal, prefix: str, limit: int = 8) -> list[Repositor
     text = normalize(prefix)
     if not text:
         return []
-    namespace, name = _split(text)
-    starting = Q(namespace__name=namespace, name__istartswith=name) if namespace else Q()
-    starting |= Q(name__istartswith=text)
+    namespace, name = split(text)
+    starting = Q(namespace__name=namespace, name__startswith=name) if namespace else Q()
+    starting |= Q(name__startswith=text)
     found = list(
         visible(principal)
         .filter(starting)
@@ -555,7 +413,7 @@ def suggest(principal: Principal, prefix: str, limit: int = 8) -> list[Repositor
 def near_names(principal: Principal, query: str, limit: int = 5) -> list[Repository]:
     """Repositories whose names are near the query, looser than the search, for a page that
     found nothing."""
-    _, name = _split(normalize(query))
+    _, name = split(normalize(query))
     if not name:
         return []
     repositories = visible(principal)

@@ -18,7 +18,7 @@ from accounts.models import Namespace, User
 from repos import search
 from repos.access import ANONYMOUS, Principal
 from repos.models import Repository, Star
-from repos.search import near_names, search_repositories, suggest
+from repos.search import CappedPaginator, near_names, search_repositories, suggest
 from tests.conftest import signed_in
 from tests.factories import BuildSourceFactory, UserFactory
 
@@ -127,12 +127,29 @@ def test_changes_show_at_once(hub):
     assert names(search_repositories(principal("alice"), "kangaroo")) == ["alice/kangaroo"]
 
 
-def test_stars_weigh_among_equals(hub, charlie):
-    twin_a = create("acme", "widget-a", description="widget")
-    create("acme", "widget-b", description="widget")
+def test_stars_and_pulls_weigh_among_equals(hub, charlie):
+    # Equally relevant: the starred one first, where the names alone would put it second.
+    create("acme", "widget-a", description="widget")
+    twin_b = create("acme", "widget-b", description="widget")
     for user in UserFactory.create_batch(3):
-        Star.objects.create(repository=twin_a, user=user)
-    assert names(search_repositories(ANONYMOUS, "widget"))[:2] == ["acme/widget-a", "acme/widget-b"]
+        Star.objects.create(repository=twin_b, user=user)
+    assert names(search_repositories(ANONYMOUS, "widget"))[:2] == ["acme/widget-b", "acme/widget-a"]
+    create("acme", "gadget", description="A gadget", pull_count=10)
+    create("zeta", "gadget", description="A gadget", pull_count=10_000)
+    assert names(search_repositories(ANONYMOUS, "gadget"))[:2] == ["zeta/gadget", "acme/gadget"]
+    # Relevance is weighed with popularity: a name the query is half of, pulled a hundred
+    # million times, before one it is most of that nobody pulls.
+    create("acme", "gadget-tools", pull_count=10**8)
+    create("acme", "gadget-x")
+    found = names(search_repositories(ANONYMOUS, "gadget"))
+    assert found.index("acme/gadget-tools") < found.index("acme/gadget-x")
+
+
+def test_a_query_shorter_than_a_trigram_finds_names_starting_with_it(hub):
+    assert {"library/mongo-express", "bob/mongo-tools"} <= set(
+        names(search_repositories(ANONYMOUS, "mo"))
+    )
+    assert "library/mongo-express" not in names(search_repositories(ANONYMOUS, "ex"))
 
 
 def test_filters_and_sorts(hub):
@@ -296,16 +313,17 @@ def test_explore_shows_public_repositories_only(hub, bob):
 @pytest.mark.parametrize("word", ["busybx", "ngnix", "s6-overlay", "a.b_c-d"])
 def test_typo_variants_made_in_sql_are_those_of_typos(word):
     with connection.cursor() as cursor:
-        cursor.execute(search.TYPOS_SQL, [word, search.TYPO_ALPHABET])
+        cursor.execute(search.TYPOS_SQL, {"typo_word": word, "typo_alphabet": search.TYPO_ALPHABET})
         (variants,) = cursor.fetchone()
     assert set(variants) - {word} == search.typos(word)
 
 
-def test_a_broad_query_is_counted_and_paged_in_few_statements(hub, django_assert_max_num_queries):
+def test_a_broad_query_is_counted_and_paged_in_one_statement(hub, django_assert_max_num_queries):
     for n in range(30):
         create("acme", f"busybox-{n:02}", description="a thing", pull_count=n)
-    # On PostgreSQL: the typo lookup, the counts, the page (SQLite counts twice).
-    with django_assert_max_num_queries(3 if connection.vendor == "postgresql" else 4):
-        found = search_repositories(ANONYMOUS, "busybox")
-        assert found.count() > 25
-        assert len(found[0:25]) == 25
+    # On PostgreSQL the page comes with its counts; SQLite looks for typos, counts, pages.
+    with django_assert_max_num_queries(1 if connection.vendor == "postgresql" else 3):
+        page = CappedPaginator(search_repositories(ANONYMOUS, "busybox"), 25).page(1)
+        assert page.paginator.count > 25
+        assert len(page.object_list) == 25
+        assert page.has_next()
