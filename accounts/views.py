@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from repos.access import ANONYMOUS, Permission, Principal, repository_permissions
+from repos.access import ANONYMOUS, Principal, pullable_repositories
 from repos.models import Repository, Star
 
 from .forms import AccessTokenForm, DefaultPrivacyForm, ProfileForm, ResendVerificationForm
@@ -22,14 +22,13 @@ from .models import AccessToken, Namespace, User
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     owner = get_object_or_404(User, username=username, is_active=True)
     viewer = Principal(user=request.user) if request.user.is_authenticated else ANONYMOUS
-    candidates = (
-        Repository.objects.active()
+    starred = (
+        pullable_repositories(viewer, Repository.objects.all())
         .filter(pk__in=Star.objects.filter(user=owner).values("repository"))
         .select_related("namespace")
         .with_counts()
         .order_by("namespace__name", "name")
     )
-    starred = [r for r in candidates if Permission.PULL in repository_permissions(viewer, r)]
     return render(request, "accounts/profile.html", {"owner": owner, "starred": starred})
 
 

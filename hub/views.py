@@ -2,6 +2,7 @@ from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from accounts.models import Namespace
 from orgs.models import Organization
 from repos.access import Principal, pullable_repositories
 from repos.models import Repository
@@ -10,10 +11,13 @@ from repos.models import Repository
 def dashboard_repositories(user):
     """The user's own repositories and those of their organizations they may pull (as
     repos.access decides), most recently pushed first."""
-    mine = Repository.objects.filter(
-        Q(namespace__name=user.username)
-        | Q(namespace__organization__in=Organization.objects.for_user(user))
+    # The few namespaces first, so that the index on the repositories' namespace answers:
+    # an OR across the joins, or a subquery the planner cannot size, reads every repository
+    # (50 ms at 100,000).
+    namespaces = Namespace.objects.filter(
+        Q(name=user.username) | Q(organization__in=Organization.objects.for_user(user))
     )
+    mine = Repository.objects.filter(namespace__in=list(namespaces.values_list("pk", flat=True)))
     return (
         pullable_repositories(Principal(user=user), mine)
         .select_related("namespace")
