@@ -16,7 +16,9 @@ two-word queries, README-only terms, a namespace, a no-hit query) of
     v1      GET /v1/search?q=…                  (what `docker search` / `podman search` ask)
 
 in-process through Django's test client (middleware, session, access rules, queries,
-template; no network, no WSGI server), as an anonymous visitor, one warm-up round and then
+template; no network, no WSGI server), as an anonymous visitor (or, with --as NAME, signed in
+as that user, whose private repositories and teams' grants the access rules then weigh on every
+hit), one warm-up round and then
 --rounds measured rounds, and prints p50 / p95 / max per endpoint and the slowest queries.
 `--explain` also prints EXPLAIN ANALYZE of the SQL of the slowest queries. `--keep` keeps the
 generated database (with its query set in its comment) and prints its name; `--database NAME`
@@ -540,6 +542,7 @@ def main() -> int:
     parser.add_argument(
         "--database", help="measure on a database kept by --keep instead of generating one"
     )
+    parser.add_argument("--as", dest="username", help="measure signed in as this user")
     args = parser.parse_args()
     if not 5 <= args.rounds <= 50:
         parser.error("--rounds: between 5 and 50")
@@ -568,6 +571,10 @@ def main() -> int:
         from django.test import Client
 
         client = Client(HTTP_HOST=urlsplit(stack.portal_url).netloc)  # an allowed host
+        if args.username:
+            from accounts.models import User
+
+            client.force_login(User.objects.get(username=args.username))
         endpoints = {}
         for endpoint in args.endpoint or ENDPOINTS:
             status = client.get(ENDPOINTS[endpoint].format("nginx")).status_code
@@ -592,7 +599,8 @@ def main() -> int:
             f"database: {getattr(stack, 'kept', '') or stack.database}; {len(queries)} queries "
             f"× {len(endpoints)} endpoints "
             f"× {result['rounds']} rounds (of {args.rounds} asked) after 1 warm-up round, "
-            f"anonymous, in-process ({time.monotonic() - started:.0f} s)"
+            f"{'as ' + args.username if args.username else 'anonymous'}, in-process "
+            f"({time.monotonic() - started:.0f} s)"
         )
         if result["timed_out"]:
             print(
