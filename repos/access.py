@@ -224,24 +224,26 @@ def pullable_repositories(principal: Principal, repositories: QuerySet) -> Query
         return repositories.filter(public)
     if user.is_staff:
         return repositories
-    # Each its own small subquery on the user's rows (PostgreSQL hashes each once), not one
-    # query over every repository joined to its teams: 150 ms per search at 100,000.
-    own_namespaces = Namespace.objects.filter(kind=Namespace.Kind.USER, name=user.username)
-    owned_organizations = Organization.objects.filter(
-        teams__name=OWNERS_TEAM, teams__members=user
-    ).values("namespace_id")
+    # The user's own rows first, a few ids in two small queries: a statement that applies
+    # the rule several times (a search, five) then weighs two lists rather than planning four
+    # subqueries with their joins each time (4 ms), and none reads every repository joined to
+    # its teams (150 ms a search at 100,000 repositories).
+    own_namespace = Namespace.objects.filter(kind=Namespace.Kind.USER, name=user.username)
+    owned_organizations = Organization.objects.filter(teams__name=OWNERS_TEAM, teams__members=user)
     granted = TeamPermission.objects.filter(
         team__members=user, team__organization__namespace_id=F("repository__namespace_id")
-    ).values("repository_id")
+    )
     collaborating = Collaborator.objects.filter(
         user=user, repository__namespace__kind=Namespace.Kind.USER
-    ).values("repository_id")
+    )
+    namespaces = own_namespace.values_list("pk", flat=True).union(
+        owned_organizations.values_list("namespace_id", flat=True), all=True
+    )
+    granted_repositories = granted.values_list("repository_id", flat=True).union(
+        collaborating.values_list("repository_id", flat=True), all=True
+    )
     return repositories.filter(
-        public
-        | Q(namespace_id__in=own_namespaces.values("pk"))
-        | Q(namespace_id__in=owned_organizations)
-        | Q(pk__in=granted)
-        | Q(pk__in=collaborating)
+        public | Q(namespace_id__in=list(namespaces)) | Q(pk__in=list(granted_repositories))
     )
 
 
