@@ -11,6 +11,7 @@ photon, and alice also `alice/nginx-proxy`; charlie has nothing; `library/busybo
 deleted."""
 
 import pytest
+from django.contrib.humanize.templatetags.humanize import intcomma
 from django.db import connection
 from django.test import Client
 
@@ -327,3 +328,14 @@ def test_a_broad_query_is_counted_and_paged_in_one_statement(hub, django_assert_
         assert page.paginator.count > 25
         assert len(page.object_list) == 25
         assert page.has_next()
+
+
+@pytest.mark.parametrize(
+    ("pulls", "shown"),
+    [(0, "0"), (155, "155"), (1_504, "1.5K"), (305_682, "305.7K"), (999_950, "1M"),
+     (93_300_000, "93.3M"), (3_500_000_000, "3.5B")],
+)  # fmt: skip
+def test_search_results_show_pulls_as_docker_hub_does(hub, pulls, shown):
+    create("acme", "counted", pull_count=pulls)
+    page = Client().get("/search/", {"q": "counted"}).content.decode()
+    assert f'title="{intcomma(pulls)} pulls">↓ {shown}</span>' in page
