@@ -20,6 +20,7 @@ SQLite.
 """
 
 import difflib
+import re
 from collections.abc import Iterator
 from contextlib import suppress
 from dataclasses import dataclass
@@ -89,7 +90,9 @@ SELECT ARRAY(
     UNION SELECT left(w, i) || c || substr(w, i + 1)
         FROM typo, generate_series(0, length(w)) i, unnest(alphabet) c
 )"""
-TRIGRAM = 3
+# Three letters or digits in a row: what pg_trgm's index can look up inside a name.
+TRIGRAM = re.compile(r"[a-z0-9]{3}")
+TRIGRAM_START = re.compile(r"[a-z0-9]")
 # Near names for the "nothing found" page: looser than the search itself.
 NEAR_SIMILARITY = 0.15
 NEAR_CUTOFF = 0.5
@@ -326,20 +329,28 @@ def _exact(text: str) -> Case:
 def typo_names(repositories: QuerySet[Repository], name: str) -> list[str]:
     """The names of repositories that are one typo away from a single-word query that no name
     contains: "ngnix" gives nginx, "proxy" nothing (proxies are found as they are)."""
-    if " " in name or len(name) not in TYPO_LENGTHS:
+    if " " in name or len(name) not in TYPO_LENGTHS or in_name(name) is None:
         return []
-    if repositories.filter(name__contains=name).exists():
+    if repositories.filter(name_holds(name)).exists():
         return []
     return sorted(typos(name) & set(repositories.values_list("name", flat=True)))
 
 
-def in_name(part: str) -> str:
-    """The lookup for a name holding the query (or its name part): anywhere in it, or at its
-    start for a query shorter than a trigram, which pg_trgm's index cannot look up inside
-    names ("go" would read every row). Names are lower case (as the registry wants them) and
-    so is the query: a plain LIKE, which the index answers, where ILIKE on UPPER(name) would
-    not."""
-    return "contains" if len(part) >= TRIGRAM else "startswith"
+def in_name(part: str) -> str | None:
+    """How a name holds the query (or its name part), as a lookup: anywhere in it when the
+    query has three letters or digits in a row, a trigram pg_trgm's index can look up; at its
+    start when it starts with one ("go"); not at all otherwise ("-_"). Inside names without a
+    trigram the index cannot look, and every row would be read. Names are lower case (as the
+    registry wants them) and so is the query: a plain LIKE, which the index answers, where
+    ILIKE on UPPER(name) would not."""
+    if TRIGRAM.search(part):
+        return "contains"
+    return "startswith" if TRIGRAM_START.match(part) else None
+
+
+def name_holds(part: str) -> Q:
+    lookup = in_name(part)
+    return Q(**{f"name__{lookup}": part}) if lookup else Q(pk__in=[])
 
 
 def _name_match(text: str, near: list[str]) -> Q:
@@ -347,7 +358,7 @@ def _name_match(text: str, near: list[str]) -> Q:
     _, name = split(text)
     name_match = Q(name__in=near)
     for part in dict.fromkeys([text, name]):
-        name_match |= Q(**{f"name__{in_name(part)}": part})
+        name_match |= name_holds(part)
     return name_match
 
 
@@ -357,9 +368,7 @@ def _sqlite_match(text: str, near: list[str]) -> Match:
     title_words, every_word = Q(), Q()
     for word in text.replace("/", " ").split():
         in_title = (
-            Q(**{f"name__{in_name(word)}": word})
-            | Q(namespace__name__icontains=word)
-            | Q(description__icontains=word)
+            name_holds(word) | Q(namespace__name__icontains=word) | Q(description__icontains=word)
         )
         title_words &= in_title
         every_word &= in_title | Q(full_description__icontains=word)
@@ -412,9 +421,10 @@ def suggest(principal: Principal, prefix: str, limit: int = 8) -> list[Repositor
 
 def near_names(principal: Principal, query: str, limit: int = 5) -> list[Repository]:
     """Repositories whose names are near the query, looser than the search, for a page that
-    found nothing."""
+    found nothing: none for a query without a trigram ("-", "zx"), which would be near every
+    name, and read them all."""
     _, name = split(normalize(query))
-    if not name:
+    if in_name(name) != "contains":
         return []
     repositories = visible(principal)
     if is_postgresql():

@@ -105,31 +105,34 @@ class Statement:
             "typo_relevance": search.TYPO_RELEVANCE,
         }
         # The name holds the query, or its name part, as repos.search.in_name says.
-        likes = []
-        for n, part in enumerate(dict.fromkeys([name, text])):
-            anywhere = "%" if search.in_name(part) == "contains" else ""
-            self.params[f"like{n}"] = f"{anywhere}{connection.ops.prep_for_like_query(part)}%"
-            likes.append(f"{TABLE}.name::text LIKE %(like{n})s")
-        closeness = [f"WHEN {likes[0]} THEN %(name_length)s::float8 / length({TABLE}.name)"]
-        if " " not in name and len(name) in search.TYPO_LENGTHS:
+        name_like = self._like("name_like", name)
+        text_like = self._like("text_like", text) if text != name else None
+        likes = [like for like in [name_like, text_like] if like]
+        closeness = []
+        if name_like:
+            closeness.append(
+                f"WHEN {name_like} THEN %(name_length)s::float8 / length({TABLE}.name)"
+            )
+        if name_like and " " not in name and len(name) in search.TYPO_LENGTHS:
             self.params |= {"typo_word": name, "typo_alphabet": search.TYPO_ALPHABET}
             self.near = (
                 f"near AS MATERIALIZED (SELECT ARRAY(SELECT DISTINCT {TABLE}.name FROM {TABLE}"
                 f" WHERE {self.where} AND {TABLE}.name = ANY(({search.TYPOS_SQL})::varchar[])"
-                f" AND NOT EXISTS (SELECT 1 FROM {TABLE} WHERE {self.where} AND {likes[0]})"
+                f" AND NOT EXISTS (SELECT 1 FROM {TABLE} WHERE {self.where} AND {name_like})"
                 ")::varchar[] AS names),"
             )
             typo = f"{TABLE}.name = ANY((SELECT names FROM near)::varchar[])"
             likes.append(typo)
             closeness.append(f"WHEN {typo} THEN %(typo_relevance)s::float8")
         query = "websearch_to_tsquery(%(config)s::regconfig, %(words)s)"
-        self.name_match = f"({' OR '.join(likes)})"
+        self.name_match = f"({' OR '.join(likes) or 'false'})"
         self.strong = f"({self.name_match} OR {TABLE}.search_title @@ {query})"
         self.weak = f"{TABLE}.search_document @@ {query}"
         # float8 throughout: numeric arithmetic costs a microsecond a row.
+        case = f"CASE {' '.join(closeness)} ELSE 0::float8 END" if closeness else "0::float8"
         self.relevance = (
             f"(ts_rank(%(weights)s::float4[], {TABLE}.search_title, {query})"
-            f" + CASE {' '.join(closeness)} ELSE 0::float8 END + %(readme_relevance)s::float8)"
+            f" + {case} + %(readme_relevance)s::float8)"
         )
         self.params["ns"] = ns
         self.exact = (
@@ -138,6 +141,15 @@ class Statement:
             if ns
             else "CASE WHEN name = %(text)s THEN 1 ELSE 0 END"
         )
+
+    def _like(self, key: str, part: str) -> str | None:
+        """`name LIKE` the part, anywhere or at the start (a parameter named `key`), or None."""
+        lookup = search.in_name(part)
+        if lookup is None:
+            return None
+        anywhere = "%" if lookup == "contains" else ""
+        self.params[key] = f"{anywhere}{connection.ops.prep_for_like_query(part)}%"
+        return f"{TABLE}.name::text LIKE %({key})s"
 
     def _visible(self, principal: Principal) -> str:
         query = pullable_repositories(principal, Repository.objects.all()).query

@@ -339,3 +339,13 @@ def test_search_results_show_pulls_as_docker_hub_does(hub, pulls, shown):
     create("acme", "counted", pull_count=pulls)
     page = Client().get("/search/", {"q": "counted"}).content.decode()
     assert f'title="{intcomma(pulls)} pulls">↓ {shown}</span>' in page
+
+
+@pytest.mark.parametrize("query", ["-", "%_\\", "a-b"])
+def test_a_query_without_three_letters_or_digits_in_a_row_has_no_near_names(hub, query):
+    # No name holds it, and near names would be near every name.
+    assert names(search_repositories(ANONYMOUS, query)) == []
+    assert near_names(ANONYMOUS, query) == []
+    response = Client().get("/search/", {"q": query})
+    assert response.status_code == 200
+    assert "Nothing found" in response.content.decode()
