@@ -101,6 +101,13 @@ NEAR_CUTOFF = 0.5
 COUNT_CAP = 1000
 
 
+def page_bounds(page: slice) -> tuple[int, int]:
+    """A page's start and stop, neither past COUNT_CAP: pages end there."""
+    if not isinstance(page, slice) or page.stop is None:
+        raise TypeError("Search results are taken a page at a time: results[start:stop].")
+    return min(page.start or 0, COUNT_CAP), min(page.stop, COUNT_CAP)
+
+
 class CappedPaginator(Paginator):
     """Pages over search results, at most COUNT_CAP of them; `capped` tells that there are
     more. The page asked for is fetched with the count (one statement on PostgreSQL)."""
@@ -241,10 +248,9 @@ class SearchResults:
         return self.count()
 
     def __getitem__(self, page: slice) -> list[Repository]:
-        if not isinstance(page, slice) or page.stop is None:
-            raise TypeError("Search results are taken a page at a time: results[start:stop].")
+        start, stop = page_bounds(page)
         ranked = self.hits.defer("full_description").annotate(is_automated=automated())
-        return list(ranked[min(page.start or 0, COUNT_CAP) : min(page.stop, COUNT_CAP)])
+        return list(ranked[start:stop])
 
 
 def search_repositories(

@@ -35,11 +35,16 @@ from .access import Principal, pullable_repositories
 from .models import Repository
 
 TABLE = "repos_repository"
-# The repository's columns a page shows (the README is not one of them).
+# The fields of a page's rows, as Model.from_db takes them (the README is not one of them).
 REPOSITORY_FIELDS = [
-    field for field in Repository._meta.concrete_fields if field.name != "full_description"
+    field.attname for field in Repository._meta.concrete_fields if field.name != "full_description"
 ]
-NAMESPACE_FIELDS = list(Namespace._meta.concrete_fields)
+NAMESPACE_FIELDS = [field.attname for field in Namespace._meta.concrete_fields]
+# Their columns in the statement's final SELECT (r: the repository, n: its namespace).
+SELECTED_COLUMNS = ", ".join(
+    [f'r."{Repository._meta.get_field(name).column}"' for name in REPOSITORY_FIELDS]
+    + [f'n."{Namespace._meta.get_field(name).column}"' for name in NAMESPACE_FIELDS]
+)
 # repos.search's ORDER in SQL: "-score" as "score DESC".
 ORDER: dict[search.Sort, str] = {
     sort: ", ".join(f"{term[1:]} DESC" if term[0] == "-" else term for term in terms)
@@ -186,8 +191,6 @@ class Statement:
 
         weak_only = f"{self.where} AND {self.weak} AND {self.strong} IS NOT TRUE"
         order = f"{ORDER[self.sort]}, namespace_name, name"
-        repository = ", ".join(f'r."{field.column}"' for field in REPOSITORY_FIELDS)
-        owner = ", ".join(f'n."{field.column}"' for field in NAMESPACE_FIELDS)
         sql = f"""
 WITH {self.near}
 strong AS MATERIALIZED (
@@ -224,7 +227,7 @@ page AS (
         FROM hit JOIN accounts_namespace ns ON ns.id = hit.namespace_id) named
     ORDER BY {order} LIMIT %(limit)s OFFSET %(offset)s
 )
-SELECT counted.n, {repository}, {owner},
+SELECT counted.n, {SELECTED_COLUMNS},
     EXISTS (SELECT 1 FROM builds_buildsource WHERE repository_id = r.id)
 FROM counted LEFT JOIN page ON true
     LEFT JOIN {TABLE} r ON r.id = page.id LEFT JOIN accounts_namespace n ON n.id = r.namespace_id
@@ -259,13 +262,9 @@ class PostgresqlResults:
     @staticmethod
     def _repository(row: tuple) -> Repository:
         split = len(REPOSITORY_FIELDS)
-        repository = Repository.from_db(
-            connection.alias, [field.attname for field in REPOSITORY_FIELDS], row[:split]
-        )
+        repository = Repository.from_db(connection.alias, REPOSITORY_FIELDS, row[:split])
         repository.namespace = Namespace.from_db(
-            connection.alias,
-            [field.attname for field in NAMESPACE_FIELDS],
-            row[split : split + len(NAMESPACE_FIELDS)],
+            connection.alias, NAMESPACE_FIELDS, row[split : split + len(NAMESPACE_FIELDS)]
         )
         repository.is_automated = row[-1]
         return repository
@@ -280,9 +279,7 @@ class PostgresqlResults:
         return self.count()
 
     def __getitem__(self, page: slice) -> list[Repository]:
-        if not isinstance(page, slice) or page.stop is None:
-            raise TypeError("Search results are taken a page at a time: results[start:stop].")
-        start, stop = min(page.start or 0, search.COUNT_CAP), min(page.stop, search.COUNT_CAP)
+        start, stop = search.page_bounds(page)
         self.prefetch(start, stop)
         first = start - self._window[0]
         return self._rows[first : first + max(stop - start, 0)]
