@@ -248,20 +248,22 @@ def test_a_form_encoded_delivery_is_read_too(app, octo_app):
     assert Build.objects.count() == 1
 
 
-def signed(body: bytes, secret: str = "s3cret") -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def push(body: bytes, secret: str = "s3cret"):
+    """A push delivery of this body, signed with the secret, as GitHub would sign it."""
+    signature = "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return Client().post(
+        WEBHOOK,
+        body,
+        content_type="application/json",
+        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signature},
+    )
 
 
 @pytest.mark.parametrize(
     "body", [b"{not json", b"[1, 2]", json.dumps({"ref": "refs/heads/main"}).encode()]
 )
 def test_a_malformed_push_is_a_bad_request(source, body):
-    response = Client().post(
-        WEBHOOK,
-        body,
-        content_type="application/json",
-        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signed(body)},
-    )
+    response = push(body)
 
     assert response.status_code == 400
     assert not Build.objects.exists()
@@ -285,13 +287,7 @@ def test_a_push_whose_commit_is_not_a_sha_is_refused(source):
         "after": "--upload-pack=touch /tmp/pwned",
         "repository": {"id": source.github_id},
     }
-    body = json.dumps(payload).encode()
-    response = Client().post(
-        WEBHOOK,
-        body,
-        content_type="application/json",
-        headers={"X-GitHub-Event": "push", "X-Hub-Signature-256": signed(body)},
-    )
+    response = push(json.dumps(payload).encode())
 
     assert response.status_code == 400
     assert "not a 40-digit hexadecimal sha" in response.json()["error"]
